@@ -207,14 +207,28 @@ def _check_health_check(spec):
     return errors
 
 
+def _check_middleware_body(item):
+    where = 'define_middlewares[%s]' % item.get('name')
+    if item.get('headers') is not None and not item['headers']:
+        # Traefik's file parser refuses an empty headers block and then stops reloading the whole directory.
+        return ['%s: headers must set at least one option' % where]
+    config = item.get('config')
+    if config is not None and (len(config) != 1 or not isinstance(list(config.values())[0], dict)):
+        return ['%s: config must be one middleware type mapped to its settings, e.g. {redirectScheme: {scheme: https}}' % where]
+    return []
+
+
 def _check_defined_middlewares(spec):
     errors = []
-    names = [item.get('name') or '' for item in spec.get('define_middlewares') or []]
+    items = spec.get('define_middlewares') or []
+    names = [item.get('name') or '' for item in items]
     for name in names:
         if not NAME_RE.match(name):
             errors.append('define_middlewares: name %r must match %s (no @provider)' % (name, NAME_RE.pattern))
     if len(set(names)) != len(names):
         errors.append('define_middlewares: names must be unique')
+    for item in items:
+        errors.extend(_check_middleware_body(item))
     return errors
 
 

@@ -107,7 +107,9 @@ options:
         type: str
         required: true
       headers:
-        description: Configuration of a C(headers) middleware, in Traefik's own keys (for example C(customResponseHeaders)).
+        description:
+          - Configuration of a C(headers) middleware, in Traefik's own keys (for example C(customResponseHeaders)).
+          - It must set at least one option; Traefik refuses an empty headers block.
         type: dict
       basic_auth:
         description: A C(basicAuth) middleware.
@@ -132,7 +134,8 @@ options:
       config:
         description:
           - "Any other middleware, as C({type: settings}) in Traefik's keys, for example C({redirectScheme: {scheme: https}})."
-          - Confirmation checks only that a middleware of that type is served, since Traefik normalises some values.
+          - Exactly one middleware type. Confirmation checks only that a middleware of that type is served,
+            since Traefik normalises some values.
         type: dict
   urls:
     description: Backend server URLs of a single load-balancer service (C(http://tr-web:8080)).
@@ -469,15 +472,17 @@ class TraefikRouteManager(object):
         self.restore(old_text)
         # Restored once Traefik no longer serves the rejected objects as written.
         recovered, dummy = traefik.poll(lambda: self.not_serving(config), timeout)
-        restored = 'restored the previous file' if old_text is not None else 'removed the new file'
-        restored += ' and Traefik serves it again' if recovered else ' (Traefik has not reloaded it yet)'
+        if old_text is not None:
+            restored = 'Restored the previous file' + ('; Traefik serves it again' if recovered else '; Traefik has not reloaded it yet')
+        else:
+            restored = 'Removed the new file' + ('' if recovered else '; Traefik still serves the rejected objects')
         if loaded:
-            self.module.fail_json(msg='Traefik rejected %s: %s (reported by the Traefik API at %s); %s.'
+            self.module.fail_json(msg='Traefik rejected %s: %s (reported by the Traefik API at %s). %s.'
                                   % (self.path, '; '.join(errors), self.params['api_url'], restored),
                                   traefik_errors=errors, rollback_confirmed=recovered, **self.result)
         self.module.fail_json(msg='Traefik did not load %s within %ss: %s. Traefik stops reloading the directory while any file in it '
                                   'fails to parse, and skips names defined twice; see its log. %s.'
-                                  % (self.path, timeout, '; '.join(pending[:5]), restored[0].upper() + restored[1:]),
+                                  % (self.path, timeout, '; '.join(pending[:5]), restored),
                               pending=pending, rollback_confirmed=recovered, **self.result)
 
     def not_serving(self, config):

@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for traefik_route: argument checks, check/diff/idempotence on disk, policy, and rollback logic.
+
+The API is replaced by a small in-memory stand-in here; tests/functional runs the same paths
+against a real Traefik.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
+from ansible_collections.homelab.deploy.plugins.modules import traefik_route
+
+
+def run(capsys, args, check=False, diff=False):
+    with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)):
+        with pytest.raises(SystemExit):
+            traefik_route.main()
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def base(tmp_path):
+    return {'name': 'whoami', 'dynamic_dir': str(tmp_path), 'hostname': ['whoami.lan'], 'urls': ['http://tr-web:8080'],
+            'public': False, 'confirm': False}
+
+
+def target(base):
+    return os.path.join(base['dynamic_dir'], 'whoami.yml')
+
+
+@pytest.mark.parametrize('extra, fragment', [
+    ({'rule': 'Host(`x`)'}, 'mutually exclusive: rule|hostname'),
+    ({'weighted': [{'name': 'a', 'weight': 1, 'urls': ['http://a']}]}, 'mutually exclusive: urls|weighted'),
+    ({'policy_exempt': True}, 'policy_exempt_reason'),
+    ({'weighted': None, 'urls': None}, 'urls, weighted'),
+    ({'state': 'gone'}, 'state'),
+    ({'define_middlewares': [{'name': 'm', 'headers': {'a': 'b'}, 'config': {'c': {}}}]}, 'mutually exclusive'),
+    ({'urls': None, 'weighted': [{'name': 'a', 'weight': 1}]}, 'one of the following is required: urls, service'),
+])
+def test_declarative_argument_checks(capsys, base, extra, fragment):
+    args = dict((key, value) for key, value in dict(base, **extra).items() if value is not None)
+    result = run(capsys, args)
+    assert result['failed'] is True and fragment in result['msg'], result['msg']
+    assert not os.path.exists(target(base))
+
+
+def test_check_run_idempotent_on_disk(capsys, base):
+    checked = run(capsys, base, check=True, diff=True)
+    assert checked['changed'] is True and not os.path.exists(target(base))
+    applied = run(capsys, base, diff=True)
+    assert applied['changed'] is True
+    with open(target(base)) as handle:
+        assert handle.read() == applied['diff']['after'] == checked['diff']['after']
+    assert os.listdir(base['dynamic_dir']) == ['whoami.yml'], 'temp file left behind'
+    assert run(capsys, base, check=True)['changed'] is False
+    assert run(capsys, base)['changed'] is False
+
+
+def test_mode_is_applied_and_reported(capsys, base):
+    result = run(capsys, dict(base, mode='0600'))
+    assert result['changed'] is True and oct(os.stat(target(base)).st_mode & 0o777) == '0o600'
+    assert run(capsys, dict(base, mode='0600'))['changed'] is False
+    assert run(capsys, dict(base, mode='0640'))['changed'] is True
+
+
+@pytest.mark.parametrize('extra, fragment', [
+    ({'public': True}, 'Policy: public route whoami lacks required middlewares authelia@file, security-headers@file'),
+    ({'urls': ['not-a-url']}, 'Invalid route whoami'),
+    ({'hostname': None, 'path_prefix': 'x'}, 'path_prefix'),
+])
+def test_refused_before_writing(capsys, base, extra, fragment):
+    run(capsys, base)
+    with open(target(base)) as handle:
+        before = handle.read()
+    args = dict((key, value) for key, value in dict(base, **extra).items() if value is not None)
+    result = run(capsys, args)
+    assert result['failed'] is True and fragment in result['msg'], result['msg']
+    with open(target(base)) as handle:
+        assert handle.read() == before
+
+
+def test_absent(capsys, base):
+    run(capsys, base)
+    absent = {'name': 'whoami', 'dynamic_dir': base['dynamic_dir'], 'state': 'absent', 'confirm': False}
+    assert run(capsys, absent, check=True)['changed'] is True and os.path.exists(target(base))
+    assert run(capsys, absent)['changed'] is True and not os.path.exists(target(base))
+    assert run(capsys, absent)['changed'] is False
+
+
+class FakeApi(object):
+    """Serves whatever the test puts in `objects`; a callable value is evaluated per request."""
+
+    def __init__(self, objects=None):
+        self.objects = objects or {}
+
+    def get(self, kind, name):
+        value = self.objects.get((kind, name))
+        return value() if callable(value) else value
+
+    def names(self):
+        return dict((kind, set(name for (k, name) in self.objects if k == kind)) for kind in traefik.KINDS)
+
+
+class FailJson(Exception):
+    pass
+
+
+class FakeModule(object):
+    check_mode = False
+    _diff = False
+
+    def __init__(self, params):
+        self.params = dict(params)
+
+    def fail_json(self, **kwargs):
+        raise FailJson(kwargs)
+
+    def atomic_move(self, src, dest, unsafe_writes=False):
+        os.rename(src, dest)
+
+
+def manager_for(base, api, **extra):
+    params = dict(traefik_route_defaults(), **base)
+    params.update(extra, confirm=True, confirm_timeout=1, unsafe_writes=False)
+    manager = traefik_route.TraefikRouteManager(FakeModule(params))
+    manager.api = api
+    return manager
+
+
+def traefik_route_defaults():
+    spec = traefik_route.argument_spec()
+    return dict((key, value.get('default')) for key, value in spec.items())
+
+
+def loaded(config, **router_extra):
+    """API objects for a config as Traefik would serve it, optionally with router errors."""
+    http = config['http']
+    objects = {}
+    for name, router in http['routers'].items():
+        objects[('routers', name + '@file')] = dict(dict(router, name=name + '@file', status='enabled'), **router_extra)
+    for name, service in http['services'].items():
+        objects[('services', name + '@file')] = dict(service, name=name + '@file', status='enabled')
+    return objects
+
+
+def test_rejected_file_is_restored_with_traefik_error(base):
+    old_params = dict(traefik_route_defaults(), **base)
+    old_text = traefik.render_file(traefik.render_config(old_params))
+    with open(target(base), 'w') as handle:
+        handle.write(old_text)
+    new_config = traefik.render_config(dict(old_params, hostname=None, rule='Host(`broken`'))
+    api = FakeApi(loaded(new_config, status='disabled', error=['error while parsing rule Host(`broken`']))
+    manager = manager_for(base, api)
+    with pytest.raises(FailJson) as failure:
+        manager.confirm_present(new_config, old_text)
+    info = failure.value.args[0]
+    assert 'error while parsing rule Host(`broken`' in info['msg'] and 'Traefik API at' in info['msg']
+    assert info['traefik_errors'] == ['router whoami@file: error while parsing rule Host(`broken`']
+    assert info['rollback_confirmed'] is False, 'the stand-in API keeps serving the broken router'
+    with open(target(base)) as handle:
+        assert handle.read() == old_text
+
+
+def test_never_loaded_new_file_is_removed(base):
+    config = traefik.render_config(dict(traefik_route_defaults(), **base))
+    with open(target(base), 'w') as handle:
+        handle.write(traefik.render_file(config))
+    manager = manager_for(base, FakeApi())
+    with pytest.raises(FailJson) as failure:
+        manager.confirm_present(config, None)
+    assert 'did not load' in failure.value.args[0]['msg'] and 'router whoami@file is not loaded' in failure.value.args[0]['msg']
+    assert not os.path.exists(target(base))
+
+
+def test_confirm_succeeds_once_traefik_serves_the_file(base):
+    config = traefik.render_config(dict(traefik_route_defaults(), **base))
+    objects = loaded(config)
+    served_router = objects[('routers', 'whoami@file')]
+    calls = []
+
+    def router_after_reload():
+        calls.append(1)
+        return served_router if len(calls) > 1 else dict(served_router, rule='Host(`old`)')
+    objects[('routers', 'whoami@file')] = router_after_reload
+    manager = manager_for(base, FakeApi(objects))
+    manager.confirm_present(config, None)
+    assert manager.result['served']['routers'][0]['status'] == 'enabled'
+    assert len(calls) >= 2
+
+
+def test_clash_with_other_file_is_refused(base):
+    manager = manager_for(base, FakeApi({('routers', 'whoami@file'): {'name': 'whoami@file'}}))
+    config = traefik.render_config(manager.params)
+    with pytest.raises(FailJson) as failure:
+        manager.check_references(config, None)
+    assert 'router whoami@file' in failure.value.args[0]['msg']
