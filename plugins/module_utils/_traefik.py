@@ -10,11 +10,7 @@ import json
 import re
 import time
 
-try:
-    from urllib.parse import quote, urlparse
-except ImportError:  # pragma: no cover - Python 2 is not supported on the node, keep sanity happy
-    from urllib import quote
-    from urlparse import urlparse
+from urllib.parse import quote, urlparse
 
 MANAGED_HEADER = '# Managed by homelab.deploy.traefik_route; local edits are overwritten.'
 MANIFEST_PREFIX = '# homelab.deploy.traefik_route defines:'

@@ -27,7 +27,7 @@ description:
   - Traefik starts serving a new file as soon as it loads it, so a rejected change can interrupt the route
     for the few seconds until the restored file is loaded again.
 author:
-  - homelab.deploy maintainers
+  - homelab.deploy maintainers (@homelab)
 extends_documentation_fragment:
   - homelab.deploy.attributes
   - ansible.builtin.files

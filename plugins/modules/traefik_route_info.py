@@ -16,7 +16,7 @@ description:
     (C(UP)/C(DOWN)), and weighted services with their weights.
   - Use it to check drift against what M(homelab.deploy.traefik_route) wrote, or to read a canary's weights.
 author:
-  - homelab.deploy maintainers
+  - homelab.deploy maintainers (@homelab)
 extends_documentation_fragment:
   - homelab.deploy.attributes
   - homelab.deploy.attributes.INFO_MODULE

@@ -194,8 +194,8 @@ def test_public_route_passes_with_required_chain_or_exemption(traefik, backends,
 def test_missing_middleware_or_service_reference_fails_before_writing(traefik, backends, run_module):
     ghost_mw = run_module(ROUTE, route_args(traefik, 'ref1', urls=[backends['stable']], middlewares=['ghost@file']))
     assert ghost_mw.get('failed') is True and 'ghost@file' in ghost_mw['msg'] and 'Nothing was written' in ghost_mw['msg']
-    ghost_svc = run_module(ROUTE, route_args(traefik, 'ref1', weighted=[{'name': 'a', 'weight': 1, 'urls': [backends['stable']]},
-                                                                       {'name': 'b', 'weight': 1, 'service': 'ghost@docker'}]))
+    halves = [{'name': 'a', 'weight': 1, 'urls': [backends['stable']]}, {'name': 'b', 'weight': 1, 'service': 'ghost@docker'}]
+    ghost_svc = run_module(ROUTE, route_args(traefik, 'ref1', weighted=halves))
     assert ghost_svc.get('failed') is True and 'ghost@docker' in ghost_svc['msg']
     assert not os.path.exists(file_path(traefik, 'ref1'))
 
@@ -208,8 +208,9 @@ def test_missing_middleware_or_service_reference_fails_before_writing(traefik, b
 
 
 def test_name_defined_by_another_file_is_refused(traefik, backends, run_module):
-    assert_ok(run_module(ROUTE, route_args(traefik, 'own1', urls=[backends['stable']], define_middlewares=[{'name': 'shared', 'headers': {'frameDeny': True}}])))
-    clash = run_module(ROUTE, route_args(traefik, 'own2', urls=[backends['stable']], define_middlewares=[{'name': 'shared', 'headers': {'frameDeny': True}}]))
+    shared = [{'name': 'shared', 'headers': {'frameDeny': True}}]
+    assert_ok(run_module(ROUTE, route_args(traefik, 'own1', urls=[backends['stable']], define_middlewares=shared)))
+    clash = run_module(ROUTE, route_args(traefik, 'own2', urls=[backends['stable']], define_middlewares=shared))
     assert clash.get('failed') is True and 'middleware shared@file' in clash['msg']
     assert not os.path.exists(file_path(traefik, 'own2'))
 
