@@ -13,7 +13,13 @@ serve)
     printf '%s\n' "${HL_WEB_VERSION:-1}" > /www/version
     if [ "${HL_WEB_HEALTHY:-true}" = true ]; then echo ok > /www/health; else rm -f /www/health; fi
     echo "hl-web ${HL_WEB_VERSION:-1} listening on :${HL_WEB_PORT}"
-    exec httpd -f -v -p "$HL_WEB_PORT" -h /www
+    # PID 1 ignores signals it has no handler for: relay SIGTERM/SIGINT so `podman stop` is quick
+    httpd -f -v -p "$HL_WEB_PORT" -h /www &
+    pid=$!
+    trap 'kill -TERM "$pid" 2>/dev/null' TERM INT
+    wait "$pid" || true
+    wait "$pid" 2>/dev/null || true
+    echo "hl-web stopped"
     ;;
 health) exec wget -q -T 2 -O /dev/null "http://127.0.0.1:${HL_WEB_PORT}/health" ;;
 unhealthy) rm -f /www/health ;;
