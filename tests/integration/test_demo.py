@@ -6,6 +6,8 @@ import urllib.request
 from conftest import ROOT
 
 DEMO = os.path.join(ROOT, 'playbooks', 'demo.yml')
+# the host port the harness forwards to the node's port 80 (HLNODE_FORWARD, "HOST:NODE ...")
+PORT = dict(reversed(f.split(':')) for f in os.environ.get('HLNODE_FORWARD', '18480:80').split())['80']
 
 
 def fetch(url, host):
@@ -17,7 +19,7 @@ def fetch(url, host):
 def test_demo_is_served_through_traefik_from_the_host(run_playbook):
     first = run_playbook(DEMO)
     assert first.rc == 0, '\n'.join(first.failures())
-    status, headers, body = fetch('http://127.0.0.1:18480/', 'demo.localhost')
+    status, headers, body = fetch('http://127.0.0.1:%s/' % PORT, 'demo.localhost')
     assert status == 200
     assert 'Hello from homelab.deploy, served through Traefik' in body
     # the security-headers middleware from the traefik role is on the route
