@@ -107,12 +107,20 @@ def test_valid_spec_has_no_errors():
     ({'health_check': {'interval': '10 seconds'}}, 'health_check.interval'),
     ({'health_check': {'timeout': '5'}}, 'health_check.timeout'),
     ({'health_check': {'path': 'health'}}, 'health_check.path'),
-    ({'define_middlewares': [{'name': 'x@file', 'headers': {}}]}, 'no @provider'),
-    ({'define_middlewares': [{'name': 'x', 'headers': {}}, {'name': 'x', 'headers': {}}]}, 'unique'),
+    ({'define_middlewares': [{'name': 'x@file', 'headers': {'frameDeny': True}}]}, 'no @provider'),
+    ({'define_middlewares': [{'name': 'x', 'headers': {'frameDeny': True}}, {'name': 'x', 'headers': {'frameDeny': True}}]}, 'unique'),
+    ({'define_middlewares': [{'name': 'x', 'headers': {}}]}, 'at least one option'),
+    ({'define_middlewares': [{'name': 'x', 'config': {}}]}, 'one middleware type'),
+    ({'define_middlewares': [{'name': 'x', 'config': {'a': {}, 'b': {}}}]}, 'one middleware type'),
+    ({'define_middlewares': [{'name': 'x', 'config': {'compress': True}}]}, 'one middleware type'),
 ])
 def test_validate_spec_reports_each_structural_error(overrides, fragment):
     errors = traefik.validate_spec(spec(**overrides))
     assert any(fragment in error for error in errors), errors
+
+
+def test_empty_settings_are_fine_for_types_traefik_accepts_empty():
+    assert traefik.validate_spec(spec(define_middlewares=[{'name': 'gz', 'config': {'compress': {}}}])) == []
 
 
 def test_weight_zero_is_allowed_when_another_weight_is_positive():
