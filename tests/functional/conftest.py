@@ -174,7 +174,7 @@ def run_module(tmp_path):
         args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': module_args}))
         env = dict(os.environ, PYTHONPATH=COLLECTIONS_PATH)
         proc = subprocess.run([sys.executable, '-m', 'ansible_collections.homelab.deploy.plugins.modules.%s' % module, str(args_file)],
-                              capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=180)
+                              capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=180, check=False)
         try:
             return json.loads(proc.stdout)
         except ValueError:

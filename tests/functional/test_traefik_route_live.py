@@ -141,7 +141,7 @@ def test_rejected_new_route_is_removed(traefik, backends, run_module):
     result = run_module(ROUTE, route_args(traefik, 'new1', rule='Host(`new1.test`', hostname=None, urls=[backends['stable']]))
     assert result.get('failed') is True and 'error while parsing rule' in result['msg']
     assert not os.path.exists(file_path(traefik, 'new1'))
-    assert wait_for(lambda: not [r for r in run_module(INFO, {'api_url': traefik.api_url, 'name': ['new1']})['routers']], timeout=10)
+    assert wait_for(lambda: not run_module(INFO, {'api_url': traefik.api_url, 'name': ['new1']})['routers'], timeout=10)
 
 
 def test_unloadable_directory_times_out_and_restores(traefik, backends, run_module):
