@@ -3,12 +3,15 @@
 #   make test   unit tests, sanity, lint, node integration tests and molecule scenarios
 SHELL := /bin/bash
 ENV := source tests/env.sh && hl_env
+# host port forwarded to the node's port 80, where Traefik listens
+DEMO_PORT ?= 18480
+export HLNODE_FORWARD ?= $(DEMO_PORT):80
 
 .PHONY: demo test node down destroy unit sanity lint integration molecule
 demo:
 	@$(ENV) && $$HLNODE build && $$HLNODE up && \
 	ansible-playbook -i "$$($$HLNODE inventory)" playbooks/demo.yml && \
-	echo && echo "curl http://demo.localhost:18480/" && curl -fsS http://demo.localhost:18480/
+	echo && echo "curl http://demo.localhost:$(DEMO_PORT)/" && curl -fsS http://demo.localhost:$(DEMO_PORT)/
 
 test:
 	@tests/run
