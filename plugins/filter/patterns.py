@@ -1,0 +1,778 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Deployment patterns: load and validate them (JSON Schema plus cross-references), merge user overrides,
+render a pattern's services into Quadlet unit definitions, and recommend a pattern for a service.
+
+Patterns live in the collection's patterns/ directory (patterns/schema/pattern.schema.json is their schema).
+Every error names the file (or the override's source), the key path and the reason.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import json
+import os
+import re
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+
+try:
+    import jsonschema
+    HAS_JSONSCHEMA = True
+except ImportError:  # pragma: no cover - reported when a filter is used
+    HAS_JSONSCHEMA = False
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
+    yaml = None
+
+from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError, render_unit
+
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PATTERNS_DIR = os.path.join(COLLECTION_ROOT, 'patterns')
+SCHEMA_PATH = os.path.join(PATTERNS_DIR, 'schema', 'pattern.schema.json')
+
+PROXY_NETWORK = 'proxy'
+PLACEHOLDER_RE = re.compile(r'\{([a-z][a-z0-9_]*)\}')
+BUILTIN_PLACEHOLDERS = ('instance', 'hostname', 'proxy_network')
+INSTANCE_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*$')
+SIZE_UNITS = {'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3, 'T': 1024 ** 4}
+# [Service] limit key -> cgroup v2 controller it needs (None: enforced without a controller)
+LIMIT_KEYS = (('MemoryMax', 'memory'), ('MemoryHigh', 'memory'), ('CPUWeight', 'cpu'), ('Nice', None))
+LABEL_PREFIX = 'io.homelab.deploy'
+RISK_LEVELS = ('low', 'medium', 'high', 'critical')
+
+_SCHEMA_CACHE = {}
+
+
+class PatternError(AnsibleFilterError):
+    """A pattern or an override is invalid; the message lists every problem as `source: key.path: reason`."""
+
+    def __init__(self, source, problems):
+        self.source = source
+        self.problems = problems
+        lines = ['%s: %s: %s' % (source, path or '(top level)', reason) for path, reason in problems]
+        super(PatternError, self).__init__('invalid pattern data (%d problem%s):\n%s' % (
+            len(problems), '' if len(problems) == 1 else 's', '\n'.join(lines)))
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+def _require_jsonschema():
+    if not HAS_JSONSCHEMA:
+        raise AnsibleFilterError('the homelab.deploy pattern filters need the Python library jsonschema on the '
+                                 'controller (pip install jsonschema)')
+
+
+def _read_yaml(path):
+    try:
+        with open(path) as handle:
+            return yaml.safe_load(handle)
+    except (IOError, OSError) as exc:
+        raise AnsibleFilterError('cannot read %s: %s' % (path, to_native(exc)))
+    except yaml.YAMLError as exc:
+        raise AnsibleFilterError('%s is not valid YAML: %s' % (path, to_native(exc)))
+
+
+def load_schema(path=SCHEMA_PATH):
+    if path not in _SCHEMA_CACHE:
+        with open(path) as handle:
+            _SCHEMA_CACHE[path] = json.load(handle)
+    return _SCHEMA_CACHE[path]
+
+
+def pattern_path(name, patterns_dir=None):
+    """The file of a pattern given by name (from patterns_dir) or as a path to a .yml file."""
+    if not isinstance(name, str) or not name:
+        raise AnsibleFilterError('a pattern is named by a non-empty string, got %r' % (name,))
+    if name.endswith(('.yml', '.yaml')) or os.sep in name:
+        return name
+    if not INSTANCE_RE.match(name):
+        raise AnsibleFilterError('invalid pattern name %r' % name)
+    path = os.path.join(patterns_dir or PATTERNS_DIR, name + '.yml')
+    if not os.path.isfile(path):
+        raise AnsibleFilterError('no pattern %r in %s (known: %s)' % (
+            name, patterns_dir or PATTERNS_DIR, ', '.join(pattern_names(patterns_dir))))
+    return path
+
+
+def pattern_names(patterns_dir=None):
+    directory = patterns_dir or PATTERNS_DIR
+    return sorted(f[:-4] for f in os.listdir(directory) if f.endswith('.yml'))
+
+
+# -- schema validation -------------------------------------------------------------------------------
+
+def key_path(parts):
+    """services.app.volumes[0].mode from a jsonschema path deque."""
+    out = ''
+    for part in parts:
+        out += '[%d]' % part if isinstance(part, int) else ('.' if out else '') + str(part)
+    return out
+
+
+def _error_reason(error):
+    """The most specific reason: for oneOf/anyOf, the deepest sub-error."""
+    if error.context:
+        deepest = max(error.context, key=lambda e: len(e.absolute_path))
+        if len(deepest.absolute_path) > len(error.absolute_path):
+            return key_path(deepest.absolute_path), deepest.message
+    return key_path(error.absolute_path), error.message
+
+
+def schema_problems(data, schema):
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema)
+    problems = set(_error_reason(e) for e in validator.iter_errors(data))
+    return sorted(problems)
+
+
+def _partial(node, refs_partial=True):
+    """A copy of a schema node that accepts a partial object, for overrides that are merged into a pattern.
+
+    Mappings are merged key by key, so `required` is dropped along properties/additionalProperties; lists
+    replace the pattern's list whole, so everything under `items` keeps the full schema.
+    """
+    if isinstance(node, list):
+        return [_partial(item, refs_partial) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == 'required' and refs_partial:
+            continue
+        if key == '$ref' and refs_partial:
+            out[key] = value.replace('#/$defs/', '#/$defs/partial_')
+        elif key == 'items':
+            out[key] = value
+        elif key in ('$defs',):
+            continue
+        else:
+            out[key] = _partial(value, refs_partial)
+    return out
+
+
+def partial_schema(schema):
+    cached = _SCHEMA_CACHE.get(('partial', id(schema)))
+    if cached is None:
+        cached = _partial(schema)
+        defs = dict(schema.get('$defs', {}))
+        for name, body in schema.get('$defs', {}).items():
+            defs['partial_' + name] = _partial(body)
+        cached['$defs'] = defs
+        _SCHEMA_CACHE[('partial', id(schema))] = cached
+    return cached
+
+
+# -- cross-reference checks --------------------------------------------------------------------------------
+
+def _enabled_services(pattern):
+    return dict((name, svc) for name, svc in pattern['services'].items() if svc.get('enabled', True))
+
+
+def _walk_strings(value, path):
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            for found in _walk_strings(item, '%s.%s' % (path, key) if path else str(key)):
+                yield found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            for found in _walk_strings(item, '%s[%d]' % (path, index)):
+                yield found
+
+
+def _placeholder_problems(pattern):
+    known = set(BUILTIN_PLACEHOLDERS) | set(pattern.get('variables') or {})
+    problems = []
+    for key, value in pattern.items():
+        if key in ('variables', 'match', 'name'):
+            continue
+        for path, text in _walk_strings(value, key):
+            for name in PLACEHOLDER_RE.findall(text):
+                if name not in known:
+                    problems.append((path, 'unknown placeholder {%s} (known: %s)' % (name, ', '.join(sorted(known)))))
+    return problems
+
+
+def size_bytes(text):
+    return int(text[:-1]) * SIZE_UNITS[text[-1]]
+
+
+def _dependency_cycle(services):
+    """A list of services forming a depends_on cycle, or None."""
+    state = {}
+
+    def visit(name, trail):
+        if state.get(name) == 'done':
+            return None
+        if state.get(name) == 'active':
+            return trail[trail.index(name):] + [name]
+        state[name] = 'active'
+        for dep in services[name].get('depends_on', []):
+            if dep in services:
+                cycle = visit(dep, trail + [name])
+                if cycle:
+                    return cycle
+        state[name] = 'done'
+        return None
+
+    for name in sorted(services):
+        cycle = visit(name, [])
+        if cycle:
+            return cycle
+    return None
+
+
+def _service_problems(pattern, name, svc, names):
+    enabled = _enabled_services(pattern)
+    networks = set(n['name'] for n in pattern['networks_required'])
+    storage = set(s['name'] for s in pattern['storage_requirements'])
+    secrets = set(pattern.get('secrets') or {})
+    base = 'services.%s' % name
+    problems = []
+    for index, net in enumerate(svc['networks']):
+        if net not in networks:
+            problems.append(('%s.networks[%d]' % (base, index), 'network %r is not in networks_required' % net))
+    for index, vol in enumerate(svc.get('volumes', [])):
+        if vol['storage'] not in storage:
+            problems.append(('%s.volumes[%d].storage' % (base, index),
+                             'storage %r is not in storage_requirements' % vol['storage']))
+    for index, ref in enumerate(svc.get('secrets', [])):
+        if ref['secret'] not in secrets:
+            problems.append(('%s.secrets[%d].secret' % (base, index), 'secret %r is not declared in secrets' % ref['secret']))
+    for index, dep in enumerate(svc.get('depends_on', [])):
+        if dep == name or dep not in names:
+            problems.append(('%s.depends_on[%d]' % (base, index), 'no other service named %r' % dep))
+        elif name in enabled and dep not in enabled:
+            problems.append(('%s.depends_on[%d]' % (base, index), 'depends on %r, which is disabled' % dep))
+    memory = svc['resources']['memory']
+    if size_bytes(memory['high']) > size_bytes(memory['max']):
+        problems.append(('%s.resources.memory.high' % base, 'high (%s) is above max (%s)' % (memory['high'], memory['max'])))
+    return problems
+
+
+def _reference_problems(pattern):
+    services = pattern['services']
+    enabled = _enabled_services(pattern)
+    problems = []
+    for name, svc in sorted(services.items()):
+        problems.extend(_service_problems(pattern, name, svc, services))
+    cycle = _dependency_cycle(enabled)
+    if cycle:
+        problems.append(('services', 'depends_on forms a cycle: %s' % ' -> '.join(cycle)))
+    refs = [('routing.service', (pattern.get('routing') or {}).get('service')),
+            ('monitoring.health.service', pattern['monitoring']['health']['service']),
+            ('monitoring.metrics.service', (pattern['monitoring'].get('metrics') or {}).get('service'))]
+    for path, ref in refs:
+        if ref is not None and ref not in enabled:
+            problems.append((path, 'no enabled service named %r' % ref))
+    routed = (pattern.get('routing') or {}).get('service')
+    if routed in enabled and PROXY_NETWORK not in enabled[routed]['networks']:
+        problems.append(('services.%s.networks' % routed, 'the routed service must join the %r network' % PROXY_NETWORK))
+    problems.extend(_unique_problems(pattern))
+    problems.extend(_placeholder_problems(pattern))
+    return problems
+
+
+def _unique_problems(pattern):
+    problems = []
+    for key in ('networks_required', 'storage_requirements'):
+        seen = set()
+        for index, item in enumerate(pattern[key]):
+            if item['name'] in seen:
+                problems.append(('%s[%d].name' % (key, index), 'duplicate name %r' % item['name']))
+            seen.add(item['name'])
+    ports = {}
+    for name, svc in sorted(_enabled_services(pattern).items()):
+        for index, pub in enumerate(svc.get('publish', [])):
+            key = (pub['host_port'], pub.get('protocol', 'tcp'))
+            if key in ports:
+                problems.append(('services.%s.publish[%d].host_port' % (name, index),
+                                 'host port %d/%s is also published by %s' % (key[0], key[1], ports[key])))
+            ports[key] = name
+    return problems
+
+
+def validate_pattern(data, source, expected_name=None):
+    """Raise PatternError unless data is a valid pattern (schema, then cross-references)."""
+    _require_jsonschema()
+    if not isinstance(data, dict):
+        raise PatternError(source, [('', 'a pattern is a mapping, got %s' % type(data).__name__)])
+    problems = schema_problems(data, load_schema())
+    if problems:
+        raise PatternError(source, problems)
+    problems = _reference_problems(data)
+    if expected_name and data['name'] != expected_name:
+        problems.insert(0, ('name', 'is %r but the file is named %s.yml' % (data['name'], expected_name)))
+    if problems:
+        raise PatternError(source, problems)
+    return data
+
+
+def validate_override(data, source):
+    """Raise PatternError unless data is a valid partial pattern (unknown keys, wrong types, bad values)."""
+    _require_jsonschema()
+    if not isinstance(data, dict):
+        raise PatternError(source, [('', 'overrides are a mapping, got %s' % type(data).__name__)])
+    problems = schema_problems(data, partial_schema(load_schema()))
+    if problems:
+        raise PatternError(source, problems)
+    return data
+
+
+def merge(base, override):
+    """Mappings merge key by key; anything else (lists, scalars, null) replaces the pattern's value."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = merge(base.get(key), value)
+        return out
+    return copy.deepcopy(override)
+
+
+def pattern_load(name, overrides=None, patterns_dir=None, overrides_source='overrides'):
+    """Load a pattern by name or path, validate it, merge overrides (validated on their own) and validate the result."""
+    path = pattern_path(name, patterns_dir)
+    source = os.path.relpath(path, COLLECTION_ROOT) if path.startswith(COLLECTION_ROOT + os.sep) else path
+    stem = os.path.splitext(os.path.basename(path))[0]
+    pattern = validate_pattern(_read_yaml(path), source, expected_name=stem)
+    if not overrides:
+        return pattern
+    validate_override(overrides, overrides_source)
+    merged = merge(pattern, overrides)
+    validate_pattern(merged, '%s with %s' % (source, overrides_source))
+    return merged
+
+
+# -- rendering ------------------------------------------------------------------------------------------
+
+def substitute(value, values, path=''):
+    """Replace {name} placeholders in every string of value."""
+    if isinstance(value, str):
+        def repl(match):
+            if match.group(1) not in values:
+                raise PatternError('render', [(path, 'unknown placeholder {%s}' % match.group(1))])
+            return str(values[match.group(1)])
+        return PLACEHOLDER_RE.sub(repl, value)
+    if isinstance(value, dict):
+        return dict((k, substitute(v, values, '%s.%s' % (path, k) if path else k)) for k, v in value.items())
+    if isinstance(value, list):
+        return [substitute(v, values, '%s[%d]' % (path, i)) for i, v in enumerate(value)]
+    return value
+
+
+def quote_word(text):
+    """A word for Quadlet's word-split keys (Environment=, Label=): quoted when it holds blanks or quotes."""
+    if text and not re.search(r'[\s"\'\\]', text):
+        return text
+    return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def _scalar(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+def _labels(ctx, service=None):
+    labels = ['%s.managed=true' % LABEL_PREFIX, '%s.instance=%s' % (LABEL_PREFIX, ctx['instance']),
+              '%s.pattern=%s' % (LABEL_PREFIX, ctx['pattern']['name'])]
+    if service:
+        labels.append('%s.service=%s' % (LABEL_PREFIX, service))
+    return labels
+
+
+def _network_ref(ctx, name):
+    if name in ctx['external_networks']:
+        return ctx['external_networks'][name]
+    return '%s-%s.network' % (ctx['instance'], name)
+
+
+def _volume_source(ctx, storage):
+    if storage['type'] == 'volume':
+        return '%s-%s.volume' % (ctx['instance'], storage['name'])
+    return storage['path']
+
+
+def _volume_value(ctx, vol):
+    storage = ctx['storage'][vol['storage']]
+    options = [vol['mode']]
+    if vol.get('selinux', 'Z') != 'none':
+        options.append(vol.get('selinux', 'Z'))
+    if vol.get('chown'):
+        options.append('U')
+    return '%s:%s:%s' % (_volume_source(ctx, storage), vol['target'], ','.join(options))
+
+
+def _secret_value(ctx, ref):
+    name = ctx['secrets'][ref['secret']]['name']
+    if 'env' in ref:
+        return '%s,type=env,target=%s' % (name, ref['env'])
+    return '%s,type=mount,target=%s' % (name, ref['file'])
+
+
+def _publish_value(pub):
+    value = '%s:%d:%d' % (pub.get('host_ip', '127.0.0.1'), pub['host_port'], pub['container_port'])
+    if pub.get('protocol', 'tcp') != 'tcp':
+        value += '/' + pub['protocol']
+    if ':' in pub.get('host_ip', '') and not pub['host_ip'].startswith('['):
+        value = '[%s]:%d:%d' % (pub['host_ip'], pub['host_port'], pub['container_port'])
+    return value
+
+
+def _health_keys(health):
+    """[Container] keys for the healthcheck: None = the image's own, 'none' = disabled."""
+    cmd = health.get('cmd')
+    keys = {}
+    if cmd is not None:
+        keys['HealthCmd'] = cmd
+    if cmd != 'none':
+        for field, key in (('interval', 'HealthInterval'), ('timeout', 'HealthTimeout'),
+                           ('retries', 'HealthRetries'), ('start_period', 'HealthStartPeriod')):
+            if field in health:
+                keys[key] = health[field]
+        keys['Notify'] = 'healthy'
+    return keys
+
+
+def _limit_values(svc):
+    resources = svc['resources']
+    return {'MemoryMax': resources['memory']['max'], 'MemoryHigh': resources['memory']['high'],
+            'CPUWeight': resources['cpu']['weight'], 'Nice': resources['cpu']['nice']}
+
+
+def _service_limits(ctx, name, svc):
+    """[Service] limit keys to write, recording the ones the host cannot enforce."""
+    values = _limit_values(svc)
+    keep = {}
+    for key, controller in LIMIT_KEYS:
+        missing = controller is not None and ctx['controllers'] is not None and controller not in ctx['controllers']
+        if missing and ctx['limits'] == 'best_effort':
+            ctx['dropped'].append({'service': name, 'key': key, 'value': values[key], 'controller': controller})
+            continue
+        keep[key] = values[key]
+    return keep
+
+
+def _container_section(ctx, name, svc):
+    container = {
+        'Image': svc['image'], 'ContainerName': '%s-%s' % (ctx['instance'], name), 'Pull': ctx['pull'],
+        'Network': [_network_ref(ctx, n) for n in svc['networks']],
+        'Volume': [_volume_value(ctx, v) for v in svc.get('volumes', [])] or None,
+        'Environment': [quote_word('%s=%s' % (k, _scalar(v))) for k, v in sorted(svc.get('environment', {}).items())] or None,
+        'Secret': [_secret_value(ctx, r) for r in svc.get('secrets', [])] or None,
+        'PublishPort': [_publish_value(p) for p in svc.get('publish', [])] or None,
+        'Exec': svc.get('command'), 'User': svc.get('user'),
+        'AddDevice': svc.get('devices') or None, 'Tmpfs': svc.get('tmpfs') or None,
+        'ReadOnly': True if svc.get('read_only') else None,
+        'NoNewPrivileges': svc.get('no_new_privileges', True),
+        'DropCapability': svc.get('drop_capabilities') or None, 'AddCapability': svc.get('add_capabilities') or None,
+        'StopTimeout': svc.get('stop_timeout'),
+        'Label': [quote_word(label) for label in _labels(ctx, name)],
+    }
+    container.update(_health_keys(svc.get('healthcheck', {})))
+    return dict((k, v) for k, v in container.items() if v is not None)
+
+
+def _container_unit(ctx, name, svc):
+    deps = ['%s-%s.service' % (ctx['instance'], d) for d in svc.get('depends_on', [])]
+    unit = {'Description': '%s: %s (%s)' % (ctx['pattern']['title'], svc['description'].rstrip('.'), ctx['instance'])}
+    if deps:
+        unit.update({'Requires': deps, 'After': deps})
+    service = {'Restart': 'always', 'TimeoutStartSec': svc.get('start_timeout', 300)}
+    service.update(_service_limits(ctx, name, svc))
+    uses_health = 'Notify' in _health_keys(svc.get('healthcheck', {}))
+    return {
+        'name': '%s-%s.container' % (ctx['instance'], name), 'type': 'container', 'service': name,
+        'container': '%s-%s' % (ctx['instance'], name), 'image': svc['image'],
+        'secrets': sorted(set(ctx['secrets'][r['secret']]['name'] for r in svc.get('secrets', []))),
+        'healthcheck': uses_health,
+        'sections': {'Unit': unit, 'Container': _container_section(ctx, name, svc), 'Service': service},
+    }
+
+
+def _network_unit(ctx, net):
+    body = {'NetworkName': '%s-%s' % (ctx['instance'], net['name']), 'Label': [quote_word(x) for x in _labels(ctx)]}
+    if net.get('internal'):
+        body['Internal'] = True
+    return {'name': '%s-%s.network' % (ctx['instance'], net['name']), 'type': 'network', 'object': body['NetworkName'],
+            'sections': {'Unit': {'Description': '%s: %s' % (ctx['instance'], net['description'].rstrip('.'))},
+                         'Network': body}}
+
+
+def _volume_unit(ctx, storage):
+    body = {'VolumeName': '%s-%s' % (ctx['instance'], storage['name']), 'Label': [quote_word(x) for x in _labels(ctx)]}
+    return {'name': '%s-%s.volume' % (ctx['instance'], storage['name']), 'type': 'volume', 'object': body['VolumeName'],
+            'sections': {'Unit': {'Description': '%s: %s' % (ctx['instance'], storage['description'].rstrip('.'))},
+                         'Volume': body}}
+
+
+def start_order(services):
+    """Service names so that every service comes after the ones it depends on (ties by name)."""
+    order, placed = [], set()
+    while len(order) < len(services):
+        ready = sorted(n for n, s in services.items() if n not in placed and set(s.get('depends_on', [])) <= placed)
+        if not ready:
+            raise AnsibleFilterError('services depend on each other in a cycle: %s' % sorted(set(services) - placed))
+        order.extend(ready[:1])
+        placed.add(ready[0])
+    return order
+
+
+def _storage_entries(ctx, pattern):
+    out = {}
+    for item in pattern['storage_requirements']:
+        entry = dict(item)
+        if entry['type'] == 'bind' and not entry.get('path'):
+            entry['path'] = '%s/%s/%s' % (ctx['storage_root'].rstrip('/'), ctx['instance'], entry['name'])
+        if entry['type'] != 'volume' and not entry['path'].startswith('/'):
+            raise PatternError('render', [('storage_requirements.%s.path' % entry['name'],
+                                           'must be an absolute path, got %r' % entry['path'])])
+        out[entry['name']] = entry
+    return out
+
+
+def _check_render_args(instance, limits):
+    if not isinstance(instance, str) or not INSTANCE_RE.match(instance) or len(instance) > 40:
+        raise AnsibleFilterError('instance %r must be lowercase letters, digits and single dashes, starting with a '
+                                 'letter (at most 40 characters)' % (instance,))
+    if limits not in ('enforce', 'best_effort'):
+        raise AnsibleFilterError("limits must be 'enforce' or 'best_effort', got %r" % (limits,))
+
+
+def _route(ctx, pattern, auth_middleware, required_middlewares):
+    routing = pattern.get('routing')
+    if not routing:
+        return None
+    security = pattern['security']
+    chain = list(security['middlewares'])
+    required = list(required_middlewares)
+    if security['auth_required']:
+        chain = [auth_middleware] + [m for m in chain if m != auth_middleware]
+        required = [auth_middleware] + [m for m in required if m != auth_middleware]
+    route = {'name': ctx['instance'], 'hostname': [ctx['hostname']], 'public': security['public'],
+             'urls': ['http://%s-%s:%d' % (ctx['instance'], routing['service'], routing['port'])],
+             'middlewares': chain, 'required_middlewares': required if security['public'] else []}
+    if routing.get('path_prefix'):
+        route['path_prefix'] = routing['path_prefix']
+    return route
+
+
+def _requirements(ctx, pattern, services, units):
+    enabled = [services[n] for n in sorted(services)]
+    needs = set(c for key, c in LIMIT_KEYS if c)
+    requires = pattern.get('requires') or {}
+    return {
+        'memory_high_bytes': sum(size_bytes(s['resources']['memory']['high']) for s in enabled),
+        'memory_max_bytes': sum(size_bytes(s['resources']['memory']['max']) for s in enabled),
+        'storage': [{'name': s['name'], 'type': s['type'], 'path': s.get('path'), 'min_free_gb': s['min_free_gb']}
+                    for s in ctx['storage'].values() if s['type'] != 'host' or s['min_free_gb']],
+        'host_paths': sorted(s['path'] for s in ctx['storage'].values() if s['type'] == 'host'),
+        'host_ports': sorted(({'ip': p.get('host_ip', '127.0.0.1'), 'port': p['host_port'],
+                               'protocol': p.get('protocol', 'tcp')} for s in enabled for p in s.get('publish', [])),
+                             key=lambda p: (p['port'], p['protocol'])),
+        'controllers': sorted(requires.get('controllers') or needs),
+        'podman': requires.get('podman', '4.4'), 'systemd': requires.get('systemd', 250),
+        'unit_names': [u['name'] for u in units],
+        'container_names': [u['container'] for u in units if u['type'] == 'container'],
+        'network_names': [u['object'] for u in units if u['type'] == 'network'],
+        'volume_names': [u['object'] for u in units if u['type'] == 'volume'],
+        'secret_names': sorted(s['name'] for s in ctx['secrets'].values()),
+        'hostnames': [ctx['hostname']] if pattern.get('routing') else [],
+    }
+
+
+def pattern_render(pattern, instance, hostname=None, proxy_network='hl.network', external_networks=None,
+                   storage_root='/srv/homelab', limits='enforce', controllers=None, pull='missing',
+                   auth_middleware='authelia@file', required_middlewares=None):
+    """Render a loaded pattern into Quadlet unit definitions and everything a deploy needs to know."""
+    _check_render_args(instance, limits)
+    hostname = hostname or '%s.localhost' % instance
+    values = dict(pattern.get('variables') or {})
+    values.update({'instance': instance, 'hostname': hostname, 'proxy_network': proxy_network})
+    pattern = dict(pattern, **substitute(dict((k, v) for k, v in pattern.items() if k not in ('variables', 'match', 'name')), values))
+    services = _enabled_services(pattern)
+    ctx = {'instance': instance, 'hostname': hostname, 'pattern': pattern, 'pull': pull, 'limits': limits,
+           'controllers': None if controllers is None else set(controllers), 'dropped': [],
+           'storage_root': storage_root,
+           'external_networks': dict({PROXY_NETWORK: proxy_network}, **(external_networks or {})),
+           'secrets': dict((k, dict(v, name='%s-%s' % (instance, k), length=v.get('length', 32)))
+                           for k, v in (pattern.get('secrets') or {}).items())}
+    ctx['storage'] = _storage_entries(ctx, pattern)
+    missing = sorted(set(c for k, c in LIMIT_KEYS if c) - ctx['controllers']) if ctx['controllers'] is not None else []
+    if limits == 'enforce' and missing:
+        raise AnsibleFilterError('resource limits cannot be enforced: the cgroup controller(s) %s are not available '
+                                 '(use limits=best_effort to deploy without them)' % ', '.join(missing))
+    used_networks = set(n for s in services.values() for n in s['networks'])
+    used_storage = set(v['storage'] for s in services.values() for v in s.get('volumes', []))
+    units = [_network_unit(ctx, n) for n in pattern['networks_required']
+             if not n.get('external') and n['name'] not in ctx['external_networks'] and n['name'] in used_networks]
+    units += [_volume_unit(ctx, s) for s in ctx['storage'].values() if s['type'] == 'volume' and s['name'] in used_storage]
+    units += [_container_unit(ctx, name, services[name]) for name in start_order(services)]
+    for unit in units:
+        unit['text'] = render_text(unit['sections'])
+    return _rendered(ctx, pattern, services, units, auth_middleware,
+                     ['security-headers@file'] if required_middlewares is None else required_middlewares)
+
+
+def _rendered(ctx, pattern, services, units, auth_middleware, required_middlewares):
+    routing = pattern.get('routing')
+    health = pattern['monitoring']['health']
+    metrics = pattern['monitoring'].get('metrics')
+    return {
+        'instance': ctx['instance'], 'pattern': pattern['name'], 'title': pattern['title'], 'risk': pattern['risk'],
+        'risk_reason': pattern['risk_reason'], 'hostname': ctx['hostname'] if routing else None,
+        'units': units, 'secrets': ctx['secrets'],
+        'containers': [u['container'] for u in units if u['type'] == 'container'],
+        'directories': [{'path': s['path'], 'owner': s.get('owner'), 'group': s.get('group'), 'mode': s.get('mode', '0750'),
+                         'storage': s['name']} for s in ctx['storage'].values() if s['type'] == 'bind'],
+        'route': _route(ctx, pattern, auth_middleware, required_middlewares),
+        'health': {'container': '%s-%s' % (ctx['instance'], health['service']), 'path': health.get('path'),
+                   'expect_status': health.get('expect_status', [200])},
+        'metrics': None if not metrics else {
+            'targets': ['%s-%s:%d' % (ctx['instance'], metrics['service'], metrics['port'])],
+            'path': metrics.get('path', '/metrics')},
+        'limits': {'mode': ctx['limits'], 'dropped': ctx['dropped'],
+                   'controllers': None if ctx['controllers'] is None else sorted(ctx['controllers'])},
+        'requirements': _requirements(ctx, pattern, services, units),
+        'security': pattern['security'], 'storage': list(ctx['storage'].values()),
+        'networks': pattern['networks_required'], 'services': services,
+        'post_deployment': pattern['post_deployment'], 'common_issues': pattern['common_issues'],
+        'description': pattern['description'],
+    }
+
+
+def render_text(sections):
+    """The unit file text for sections, rendered by the same code as the quadlet module (minus its header)."""
+    try:
+        return render_unit(sections)
+    except UnitFileError as exc:
+        raise AnsibleFilterError('cannot render unit: %s' % to_native(exc))
+
+
+# -- recommendation -----------------------------------------------------------------------------------------
+
+TRAIT_FLAGS = {
+    'needs_database': 'database', 'database': 'database', 'media': 'media', 'auth': 'auth', 'sso': 'sso',
+    'web': 'web', 'metrics': 'metrics', 'exporter': 'exporter', 'mqtt': 'mqtt', 'iot': 'iot', 'cache': 'cache',
+    'photos': 'photos', 'documents': 'documents', 'ocr': 'ocr', 'passwords': 'passwords',
+    'machine_learning': 'machine-learning', 'gpu': 'gpu', 'workers': 'workers',
+}
+CHARACTERISTIC_KEYS = set(TRAIT_FLAGS) | set(['image', 'ports', 'stateful', 'traits', 'name'])
+
+
+def _asked_traits(chars):
+    traits = set(chars.get('traits') or [])
+    for key, trait in TRAIT_FLAGS.items():
+        if chars.get(key) is True:
+            traits.add(trait)
+    if chars.get('stateful') is True:
+        traits.add('stateful')
+    elif chars.get('stateful') is False:
+        traits.add('stateless')
+    return traits
+
+
+def _denied_traits(chars):
+    return set(trait for key, trait in TRAIT_FLAGS.items() if chars.get(key) is False)
+
+
+def _image_match(image, fragments):
+    """The longest fragment found in the image's repository path (registry and tag ignored)."""
+    if not image:
+        return None
+    repo = image.lower().split('@')[0]
+    repo = repo.rsplit(':', 1)[0] if ':' in repo.rsplit('/', 1)[-1] else repo
+    if '/' in repo and ('.' in repo.split('/')[0] or ':' in repo.split('/')[0]):
+        repo = repo.split('/', 1)[1]
+    hits = [f for f in fragments if f.lower() in repo]
+    return max(hits, key=len) if hits else None
+
+
+def _score(pattern, chars, asked, denied):
+    match = pattern.get('match') or {}
+    traits = set(match.get('traits') or [])
+    score, reasons = 0, []
+    fragment = _image_match(chars.get('image'), match.get('images') or [])
+    if fragment:
+        score += 60
+        reasons.append('image %s matches %r' % (chars['image'], fragment))
+    ports = sorted(set(chars.get('ports') or []) & set(match.get('ports') or []))
+    if ports:
+        score += 5 * len(ports)
+        reasons.append('port%s %s' % ('s' if len(ports) > 1 else '', ', '.join(str(p) for p in ports)))
+    shared, absent, conflicting = asked & traits, asked - traits, denied & traits
+    # traits the pattern brings beyond what was asked cost a little: the most specific fit wins
+    extra = (traits - asked - denied) if asked else set()
+    score += 10 * len(shared) - 6 * len(absent) - 12 * len(conflicting) - 2 * len(extra)
+    if shared:
+        reasons.append('fits %s' % ', '.join(sorted(shared)))
+    if absent:
+        reasons.append('lacks %s' % ', '.join(sorted(absent)))
+    if conflicting:
+        reasons.append('brings %s you said it does not need' % ', '.join(sorted(conflicting)))
+    return score, reasons
+
+
+def pattern_recommend(characteristics, patterns_dir=None):
+    """The best pattern for a service described by characteristics, with a reason, a confidence and alternatives."""
+    if not isinstance(characteristics, dict) or not characteristics:
+        raise AnsibleFilterError('pattern_recommend expects a non-empty mapping of service characteristics')
+    unknown = sorted(set(characteristics) - CHARACTERISTIC_KEYS)
+    if unknown:
+        raise AnsibleFilterError('unknown characteristic(s) %s (known: %s)' % (
+            ', '.join(unknown), ', '.join(sorted(CHARACTERISTIC_KEYS))))
+    asked, denied = _asked_traits(characteristics), _denied_traits(characteristics)
+    scored = []
+    for name in pattern_names(patterns_dir):
+        pattern = pattern_load(name, patterns_dir=patterns_dir)
+        score, reasons = _score(pattern, characteristics, asked, denied)
+        scored.append((score, RISK_LEVELS.index(pattern['risk']), name, reasons, pattern['risk']))
+    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+    best, runner_up = scored[0], scored[1]
+    return _recommendation(best, runner_up, scored)
+
+
+def _recommendation(best, runner_up, scored):
+    alternatives = [{'pattern': s[2], 'score': s[0]} for s in scored[1:4] if s[0] > 0]
+    if best[0] <= 0:
+        return {'pattern': None, 'confidence': 0.0, 'score': best[0], 'alternatives': alternatives,
+                'reason': 'no pattern matches these characteristics; describe the image, its ports or traits'}
+    strength = min(1.0, best[0] / 80.0)
+    margin = min(1.0, (best[0] - runner_up[0]) / 30.0)
+    confidence = round(strength * (0.5 + 0.5 * margin), 2)
+    reason = '%s (risk %s): %s' % (best[2], best[4], '; '.join(best[3]))
+    if margin < 0.34 and runner_up[0] > 0:
+        reason += '; %s is nearly as good' % runner_up[2]
+    return {'pattern': best[2], 'confidence': confidence, 'score': best[0], 'reason': reason,
+            'alternatives': alternatives}
+
+
+# -- filters ------------------------------------------------------------------------------------------
+
+def pattern_catalog(patterns_dir=None):
+    """Name, title, risk and examples of every pattern."""
+    out = []
+    for name in pattern_names(patterns_dir or None):
+        pattern = pattern_load(name, patterns_dir=patterns_dir or None)
+        out.append({'name': name, 'title': pattern['title'], 'risk': pattern['risk'],
+                    'examples': pattern.get('examples', []), 'routed': bool(pattern.get('routing'))})
+    return out
+
+
+class FilterModule(object):
+    """Deployment pattern filters."""
+
+    def filters(self):
+        return {
+            'pattern_load': pattern_load,
+            'pattern_render': pattern_render,
+            'pattern_recommend': pattern_recommend,
+            'pattern_catalog': pattern_catalog,
+        }
