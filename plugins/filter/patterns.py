@@ -179,12 +179,10 @@ def _walk_strings(value, path):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            for found in _walk_strings(item, '%s.%s' % (path, key) if path else str(key)):
-                yield found
+            yield from _walk_strings(item, '%s.%s' % (path, key) if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            for found in _walk_strings(item, '%s[%d]' % (path, index)):
-                yield found
+            yield from _walk_strings(item, '%s[%d]' % (path, index))
 
 
 def _placeholder_problems(pattern):

@@ -325,7 +325,7 @@ def _settings(settings):
         raise AnsibleFilterError('unknown pre-flight setting(s): %s' % ', '.join(unknown))
     if s['resource_limits'] not in ('enforce', 'best_effort'):
         raise AnsibleFilterError("resource_limits must be 'enforce' or 'best_effort', got %r" % s['resource_limits'])
-    if not s['disk_warn_percent'] <= s['disk_fail_percent'] or not s['memory_warn_percent'] <= s['memory_fail_percent']:
+    if s['disk_warn_percent'] > s['disk_fail_percent'] or s['memory_warn_percent'] > s['memory_fail_percent']:
         raise AnsibleFilterError('warn levels must not be above fail levels')
     return s
 
@@ -407,9 +407,8 @@ def preflight_assess(facts, requirements, settings=None):
         'instance': instance, 'pattern': requirements.get('pattern'), 'scope': s['scope'],
         'health_score': score, 'health': health, 'health_deductions': deductions,
         'critical_issues': critical, 'warnings': warnings,
-        'resources': {'memory': memory, 'disks': disks, 'load': {'avg': loadavg, 'cpus': nproc,
-                                                               'per_cpu_5min': round(loadavg[1] / nproc, 2)},
-                      'cgroup': cgroup},
+        'resources': {'memory': memory, 'disks': disks, 'cgroup': cgroup,
+                      'load': {'avg': loadavg, 'cpus': nproc, 'per_cpu_5min': round(loadavg[1] / nproc, 2)}},
         'conflicts': conflicts, 'versions': versions, 'risk': risk, 'strategy': strategy,
         'limits': {'mode': s['resource_limits'], 'controllers': cgroup['controllers'], 'missing': cgroup['missing'],
                    'enforced': cgroup['limits_enforced']},

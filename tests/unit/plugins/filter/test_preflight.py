@@ -73,9 +73,9 @@ def test_parse_captured_outputs():
     mem = pre.parse_meminfo(fixture('meminfo.txt'))
     assert mem['MemTotal'] == 24683656 * 1024 and mem['MemAvailable'] > 20 * GIB
     assert pre.parse_pressure(fixture('pressure_memory.txt')) == 0.0
-    assert pre.parse_df(fixture('df_root.txt')) == {'filesystem': '/dev/vda', 'total': 270553174016,
-                                                     'used': 34301325312, 'available': 74642968576,
-                                                     'percent': 32, 'mount': '/'}
+    assert pre.parse_df(fixture('df_root.txt')) == {
+        'filesystem': '/dev/vda', 'total': 270553174016, 'used': 34301325312, 'available': 74642968576,
+        'percent': 32, 'mount': '/'}
     assert ('tcp', '0.0.0.0', 80) in pre.parse_ss(fixture('ss.txt'))
     assert ('udp', '10.89.0.1', 53) in pre.parse_ss(fixture('ss.txt'))
 
