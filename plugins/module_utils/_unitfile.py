@@ -28,10 +28,7 @@ __metaclass__ = type
 import posixpath
 import re
 
-try:
-    from collections.abc import Mapping
-except ImportError:  # pragma: no cover - Python 2 is not supported on the node, keep sanity happy
-    from collections import Mapping
+from ansible.module_utils.six.moves.collections_abc import Mapping
 
 # Go's unicode.IsSpace, which Quadlet uses for trimming; str.strip() would also eat \x1c-\x1f.
 _GO_SPACE = u'\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a' \

@@ -82,6 +82,18 @@ def wait_for(check, timeout=15, interval=0.2):
         time.sleep(interval)
 
 
+@pytest.fixture(name='wait_for')
+def wait_for_fixture():
+    """wait_for() for the tests, as a fixture: 'from conftest import' picks whichever conftest loaded last."""
+    return wait_for
+
+
+@pytest.fixture(name='free_port')
+def free_port_fixture():
+    """free_port() for the tests, as a fixture (see wait_for_fixture)."""
+    return free_port
+
+
 class Backend(object):
     """A loopback HTTP server answering every GET with a fixed body."""
 

@@ -12,7 +12,6 @@ import collections
 import hashlib
 import os
 
-from conftest import wait_for
 
 ROUTE = 'traefik_route'
 INFO = 'traefik_route_info'
@@ -137,7 +136,7 @@ def test_invalid_rule_is_rolled_back_with_traefik_error(traefik, backends, run_m
     assert traefik.get('bad1.test')[::2] == (200, 'stable')
 
 
-def test_rejected_new_route_is_removed(traefik, backends, run_module):
+def test_rejected_new_route_is_removed(traefik, backends, run_module, wait_for):
     result = run_module(ROUTE, route_args(traefik, 'new1', rule='Host(`new1.test`', hostname=None, urls=[backends['stable']]))
     assert result.get('failed') is True and 'error while parsing rule' in result['msg']
     assert not os.path.exists(file_path(traefik, 'new1'))
@@ -231,8 +230,8 @@ def test_absent_removes_file_and_router(traefik, backends, run_module):
     assert again['changed'] is False
 
 
-def test_info_reports_weighted_children_and_server_health(traefik, backends, run_module):
-    dead = 'http://127.0.0.1:%d' % __import__('conftest').free_port()
+def test_info_reports_weighted_children_and_server_health(traefik, backends, run_module, wait_for, free_port):
+    dead = 'http://127.0.0.1:%d' % free_port()
     weighted = [{'name': 'stable', 'weight': 3, 'urls': [backends['stable']]}, {'name': 'canary', 'weight': 1, 'urls': [dead]}]
     assert_ok(run_module(ROUTE, route_args(traefik, 'inf1', weighted=weighted, health_check={'path': '/', 'interval': '1s', 'timeout': '1s'})))
 
