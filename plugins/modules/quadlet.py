@@ -94,6 +94,16 @@ options:
         not get healthy within O(health_timeout) is rolled back.
     type: bool
     default: false
+  no_block:
+    description:
+      - Queue the start or restart (C(systemctl --no-block)) instead of waiting for it, so the caller can start
+        several units and wait for them together (for example with M(homelab.deploy.podman_health)); a unit
+        with C(Notify=healthy) otherwise blocks the task until it is healthy.
+      - The caller owns the health verdict and any rollback after the start; this module only rolls back when
+        writing, reloading or queueing fails. Mutually exclusive with O(wait_healthy=true).
+    type: bool
+    default: false
+    version_added: 0.2.0
   health_timeout:
     description: Seconds to wait for health with O(wait_healthy=true).
     type: int
@@ -481,7 +491,9 @@ class QuadletManager(object):
                 self.runner.set_secret(name, '%s' % self.params['secrets'][name])
             if write:
                 self.runner.systemctl('daemon-reload')
-            if action:
+            if action and self.params['no_block']:
+                self.runner.systemctl(action, '--no-block', '--', self.service)
+            elif action:
                 self.runner.systemctl(action, '--', self.service)
                 self.check_running()
             if action and self.params['wait_healthy']:
@@ -626,6 +638,7 @@ def argument_spec():
         enabled=dict(type='bool'),
         secrets=dict(type='dict', no_log=True),
         wait_healthy=dict(type='bool', default=False),
+        no_block=dict(type='bool', default=False),
         health_timeout=dict(type='int', default=60),
         health_probe=dict(type='dict', options=podman.PROBE_OPTIONS),
         purge=dict(type='bool', default=False),
@@ -638,7 +651,7 @@ def argument_spec():
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[('sections', 'content')],
+        mutually_exclusive=[('sections', 'content'), ('wait_healthy', 'no_block')],
         required_if=[('state', 'present', ('sections', 'content'), True), ('scope', 'user', ('user',))],
         supports_check_mode=True,
     )

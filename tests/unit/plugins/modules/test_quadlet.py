@@ -216,6 +216,23 @@ def test_effective_edit_restarts(capsys, host):
     assert host.verbs()[-2:] == ['daemon-reload', 'restart']
 
 
+@pytest.mark.parametrize('first, verb', [(True, 'start'), (False, 'restart')])
+def test_no_block_queues_the_job_and_does_not_wait(capsys, host, first, verb):
+    """Stacks start every unit of a phase this way, then wait for them together."""
+    if not first:
+        run(capsys, {'name': 'web.container', 'sections': WEB})
+    edited = {'Container': dict(WEB['Container'], Environment=['HL_WEB_VERSION=2'])}
+    result = run(capsys, {'name': 'web.container', 'sections': edited, 'no_block': True})
+    assert result['changed'] and result[verb + 'ed' if verb == 'restart' else 'started']
+    assert [c for c in host.calls if c[:2] == ['systemctl', verb]][-1] == ['systemctl', verb, '--no-block', '--', 'web.service']
+
+
+def test_no_block_and_wait_healthy_exclude_each_other(capsys, host):
+    result = run(capsys, {'name': 'web.container', 'sections': WEB, 'no_block': True, 'wait_healthy': True})
+    assert result['failed'] and 'mutually exclusive: wait_healthy|no_block' in result['msg']
+    assert unit_text(host) is None
+
+
 def test_a_stopped_unit_is_started_without_rewriting(capsys, host):
     run(capsys, {'name': 'web.container', 'sections': WEB})
     host.services['web.service'] = 'failed'
