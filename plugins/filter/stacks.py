@@ -1,0 +1,371 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Multi-service stacks: load and validate a stack (JSON Schema plus cross-references), compute its deployment
+phases from depends_on (topological layers), and render its services into Quadlet units.
+
+Stacks live in the collection's stacks/ directory (stacks/schema/stack.schema.json is their schema), in a file
+of your own, or inline in variables. Every error names the source, the key path and the reason, and is raised on
+the controller before anything on a host changes.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import os
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
+    yaml = None
+
+from ansible_collections.homelab.deploy.plugins.filter.patterns import (
+    COLLECTION_ROOT, INSTANCE_RE, LABEL_PREFIX, _require_jsonschema, load_schema, merge, pattern_load, quote_word,
+    render_text, schema_problems)
+
+STACKS_DIR = os.path.join(COLLECTION_ROOT, 'stacks')
+STACK_SCHEMA_PATH = os.path.join(STACKS_DIR, 'schema', 'stack.schema.json')
+DEFAULT_TIMEOUT = 120
+# Pattern service keys a stack service takes over (explicit keys of the stack win).
+PATTERN_KEYS = ('image', 'description', 'command', 'environment', 'healthcheck')
+
+
+class StackError(AnsibleFilterError):
+    """A stack is invalid; the message lists every problem as `source: key.path: reason`."""
+
+    def __init__(self, source, problems):
+        self.source = source
+        self.problems = problems
+        lines = ['%s: %s: %s' % (source, path or '(top level)', reason) for path, reason in problems]
+        super(StackError, self).__init__('invalid stack (%d problem%s):\n%s' % (
+            len(problems), '' if len(problems) == 1 else 's', '\n'.join(lines)))
+
+
+# -- reading -----------------------------------------------------------------------------------------------
+
+class _UniqueKeyLoader(yaml.SafeLoader if yaml else object):
+    """A YAML loader that refuses a key given twice in one mapping (PyYAML would keep the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, dummy in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    'while constructing a mapping', node.start_mark,
+                    'duplicate key %r (first at line %d)' % (key, seen[key] + 1), key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super(_UniqueKeyLoader, self).construct_mapping(node, deep=deep)
+
+
+def stack_path(name, stacks_dir=None):
+    """The file of a stack given by name (from stacks_dir) or as a path to a .yml file."""
+    if name.endswith(('.yml', '.yaml')) or os.sep in name:
+        return name
+    if not INSTANCE_RE.match(name):
+        raise AnsibleFilterError('invalid stack name %r' % name)
+    directory = stacks_dir or STACKS_DIR
+    path = os.path.join(directory, name + '.yml')
+    if not os.path.isfile(path):
+        known = sorted(f[:-4] for f in os.listdir(directory) if f.endswith('.yml')) if os.path.isdir(directory) else []
+        raise AnsibleFilterError('no stack %r in %s (known: %s)' % (name, directory, ', '.join(known) or 'none'))
+    return path
+
+
+def read_stack(path):
+    try:
+        with open(path) as handle:
+            return yaml.load(handle, Loader=_UniqueKeyLoader)  # nosec - a SafeLoader subclass
+    except (IOError, OSError) as exc:
+        raise AnsibleFilterError('cannot read %s: %s' % (path, to_native(exc)))
+    except yaml.YAMLError as exc:
+        raise StackError(path, [('', 'not valid YAML: %s' % to_native(exc).replace('\n', ' '))])
+
+
+def _source_of(source, stacks_dir, source_name):
+    """(data, source label) from a stack name, a path or an inline mapping."""
+    if isinstance(source, dict):
+        return copy.deepcopy(source), source_name or 'inline stack'
+    if not isinstance(source, str) or not source:
+        raise AnsibleFilterError('a stack is a name, a path or a mapping, got %r' % (source,))
+    path = stack_path(source, stacks_dir)
+    label = os.path.relpath(path, COLLECTION_ROOT) if path.startswith(COLLECTION_ROOT + os.sep) else path
+    return read_stack(path), source_name or label
+
+
+# -- cross-references ---------------------------------------------------------------------------------------
+
+def find_cycle(deps):
+    """One dependency cycle as [a, b, ..., a], or None. deps: {name: [names it depends on]} (known names only)."""
+    state = {}
+
+    def visit(name, trail):
+        state[name] = 'visiting'
+        for dep in deps.get(name, []):
+            if state.get(dep) == 'visiting':
+                return trail[trail.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep, trail + [dep])
+                if found:
+                    return found
+        state[name] = 'done'
+        return None
+
+    for name in sorted(deps):
+        if name not in state:
+            found = visit(name, [name])
+            if found:
+                return found
+    return None
+
+
+def dependency_problems(entries):
+    """Problems of [(name, depends_on)] pairs: duplicate names, unknown or self dependencies, one cycle."""
+    problems, deps, seen = [], {}, set()
+    for index, (name, depends_on) in enumerate(entries):
+        if name in seen:
+            problems.append(('services[%d]' % index, 'duplicate service name %r' % name))
+        seen.add(name)
+        deps.setdefault(name, [])
+    for name, depends_on in entries:
+        for dep in depends_on or []:
+            if dep == name:
+                problems.append(('services.%s.depends_on' % name, '%r depends on itself' % name))
+            elif dep not in deps:
+                problems.append(('services.%s.depends_on' % name, 'unknown service %r (services: %s)'
+                                 % (dep, ', '.join(sorted(deps)))))
+            elif dep not in deps[name]:
+                deps[name].append(dep)
+    cycle = find_cycle(deps)
+    if cycle:
+        problems.append(('services.%s.depends_on' % cycle[0], 'dependency cycle: %s' % ' -> '.join(cycle)))
+    return problems
+
+
+def _entries(stack):
+    services = stack.get('services')
+    if isinstance(services, dict):
+        return [(name, (svc or {}).get('depends_on', [])) for name, svc in services.items()]
+    if isinstance(services, list):
+        return [(svc.get('name'), svc.get('depends_on', [])) for svc in services if isinstance(svc, dict)]
+    raise AnsibleFilterError('a stack needs services as a mapping of name to service')
+
+
+def reference_problems(stack):
+    services = stack['services']
+    problems = dependency_problems(_entries(stack))
+    declared = {'secrets': set(stack.get('secrets', {})), 'volumes': set(stack.get('volumes', {}))}
+    for name, svc in sorted(services.items()):
+        for index, ref in enumerate(svc.get('secrets', [])):
+            if ref['secret'] not in declared['secrets']:
+                problems.append(('services.%s.secrets[%d].secret' % (name, index), 'secret %r is not declared in secrets'
+                                 % ref['secret']))
+        for index, vol in enumerate(svc.get('volumes', [])):
+            if vol['volume'] not in declared['volumes']:
+                problems.append(('services.%s.volumes[%d].volume' % (name, index), 'volume %r is not declared in volumes'
+                                 % vol['volume']))
+    for index, check in enumerate(stack.get('verify', [])):
+        if check.get('service') is not None and check['service'] not in services:
+            problems.append(('verify[%d].service' % index, 'unknown service %r' % check['service']))
+        if 'command' in check and check.get('service') is None:
+            problems.append(('verify[%d]' % index, 'a command check needs the service whose container runs it'))
+    order = stack.get('rollback_order')
+    if order is not None and set(order) != set(services):
+        missing, unknown = sorted(set(services) - set(order)), sorted(set(order) - set(services))
+        problems.append(('rollback_order', 'must list every service exactly once (missing: %s; unknown: %s)'
+                         % (', '.join(missing) or 'none', ', '.join(unknown) or 'none')))
+    return problems
+
+
+def _from_pattern(name, svc, source):
+    """The service with the keys it does not set taken from a service of its pattern."""
+    if 'pattern' not in svc:
+        return svc
+    try:
+        pattern = pattern_load(svc['pattern'])
+    except AnsibleFilterError as exc:
+        raise StackError(source, [('services.%s.pattern' % name, to_native(exc))])
+    wanted = svc.get('pattern_service') or sorted(pattern['services'])[0]
+    if wanted not in pattern['services']:
+        raise StackError(source, [('services.%s.pattern_service' % name, 'pattern %s has no service %r (it has: %s)'
+                                   % (svc['pattern'], wanted, ', '.join(sorted(pattern['services']))))])
+    base = pattern['services'][wanted]
+    merged = dict((key, copy.deepcopy(base[key])) for key in PATTERN_KEYS if key in base)
+    if isinstance(merged.get('healthcheck'), dict) and merged['healthcheck'].get('cmd') == 'none':
+        merged['healthcheck'] = 'none'
+    merged.update(svc)
+    return merged
+
+
+# -- public filters -------------------------------------------------------------------------------------------
+
+def stack_load(source, overrides=None, stacks_dir=None, source_name=None):
+    """Load a stack (name, path or mapping), merge overrides, fill services from their patterns, validate it all."""
+    _require_jsonschema()
+    data, label = _source_of(source, stacks_dir, source_name)
+    if not isinstance(data, dict):
+        raise StackError(label, [('', 'a stack is a mapping, got %s' % type(data).__name__)])
+    if overrides:
+        if not isinstance(overrides, dict):
+            raise StackError(label, [('', 'overrides must be a mapping, got %s' % type(overrides).__name__)])
+        data, label = merge(data, overrides), '%s with overrides' % label
+    problems = schema_problems(data, load_schema(STACK_SCHEMA_PATH))
+    if problems:
+        raise StackError(label, problems)
+    data['services'] = dict((name, _from_pattern(name, svc, label)) for name, svc in data['services'].items())
+    problems = schema_problems(data, load_schema(STACK_SCHEMA_PATH)) + reference_problems(data)
+    if problems:
+        raise StackError(label, problems)
+    data['source'] = label
+    return data
+
+
+def stack_phases(stack):
+    """Deployment phases: lists of service names; each service comes in the phase after its last dependency."""
+    entries = _entries(stack)
+    problems = dependency_problems(entries)
+    if problems:
+        raise StackError(stack.get('source') or stack.get('name') or 'stack', problems)
+    deps = dict((name, set(d or [])) for name, d in entries)
+    phases, placed = [], set()
+    while len(placed) < len(deps):
+        layer = sorted(name for name, needs in deps.items() if name not in placed and needs <= placed)
+        phases.append(layer)
+        placed.update(layer)
+    return phases
+
+
+def _pinned(svc_name, svc, images):
+    image = (images or {}).get(svc_name)
+    return image or svc['image']
+
+
+def _container_unit(stack, name, svc, scope, images, proxy_network):
+    prefix = stack['name']
+    deps = ['%s-%s.service' % (prefix, dep) for dep in sorted(set(svc.get('depends_on', [])))]
+    health = svc.get('healthcheck')
+    wait = dict({'healthy': True, 'timeout': DEFAULT_TIMEOUT}, **svc.get('wait_for', {}))
+    networks = ['%s.network' % prefix]
+    if svc.get('route') and scope == 'system':
+        networks.append(proxy_network)
+    labels = ['%s.managed=true' % LABEL_PREFIX, '%s.stack=%s' % (LABEL_PREFIX, prefix), '%s.service=%s' % (LABEL_PREFIX, name)]
+    container = {
+        'Image': _pinned(name, svc, images), 'ContainerName': '%s-%s' % (prefix, name), 'Pull': 'never',
+        'Network': networks, 'NetworkAlias': name,
+        'Volume': ['%s-%s.volume:%s:%s' % (prefix, v['volume'], v['target'], v.get('mode', 'rw')) for v in svc.get('volumes', [])] or None,
+        'Environment': [quote_word('%s=%s' % (k, _scalar(v))) for k, v in sorted(svc.get('environment', {}).items())] or None,
+        'Secret': [_secret_value(prefix, ref) for ref in svc.get('secrets', [])] or None,
+        'PublishPort': svc.get('publish') or None, 'Exec': svc.get('command'),
+        'Label': [quote_word(label) for label in labels],
+    }
+    if isinstance(health, dict):
+        container.update(dict((key, health[field]) for field, key in (
+            ('cmd', 'HealthCmd'), ('interval', 'HealthInterval'), ('timeout', 'HealthTimeout'),
+            ('retries', 'HealthRetries'), ('start_period', 'HealthStartPeriod')) if field in health))
+    if health != 'none':
+        container['Notify'] = 'healthy'  # the service is "started" only once healthy: boot order follows health
+    unit = {'Description': '%s: %s' % (prefix, (svc.get('description') or name).rstrip('.'))}
+    if deps:
+        unit.update({'Requires': deps, 'After': deps})
+    sections = {'Unit': unit, 'Container': dict((k, v) for k, v in container.items() if v is not None),
+                'Service': {'Restart': 'always', 'TimeoutStartSec': wait['timeout'] + 30}}
+    return {
+        'name': '%s-%s.container' % (prefix, name), 'type': 'container', 'service': name,
+        'unit': '%s-%s.service' % (prefix, name), 'container': '%s-%s' % (prefix, name),
+        'image': sections['Container']['Image'], 'depends_on': sorted(set(svc.get('depends_on', []))),
+        'secrets': sorted(set('%s-%s' % (prefix, ref['secret']) for ref in svc.get('secrets', []))),
+        'wait_for': wait, 'sections': sections, 'text': render_text(sections),
+    }
+
+
+def _scalar(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+def _secret_value(prefix, ref):
+    if 'env' in ref:
+        return '%s-%s,type=env,target=%s' % (prefix, ref['secret'], ref['env'])
+    return '%s-%s,type=mount,target=%s' % (prefix, ref['secret'], ref['file'])
+
+
+def _infra_units(stack):
+    prefix = stack['name']
+    label = quote_word('%s.stack=%s' % (LABEL_PREFIX, prefix))
+    units = [{'name': '%s.network' % prefix, 'type': 'network',
+              'sections': {'Unit': {'Description': '%s: stack network' % prefix},
+                           'Network': {'NetworkName': prefix, 'Label': [label]}}}]
+    for name, vol in sorted(stack.get('volumes', {}).items()):
+        units.append({'name': '%s-%s.volume' % (prefix, name), 'type': 'volume',
+                      'sections': {'Unit': {'Description': '%s: %s' % (prefix, (vol or {}).get('description') or name)},
+                                   'Volume': {'VolumeName': '%s-%s' % (prefix, name), 'Label': [label]}}})
+    for unit in units:
+        unit['text'] = render_text(unit['sections'])
+    return units
+
+
+def _routes(stack, scope):
+    if scope != 'system':
+        return []
+    prefix = stack['name']
+    return [{'name': '%s-%s' % (prefix, name), 'service': name, 'hostname': [svc['route']['hostname']],
+             'path_prefix': svc['route'].get('path_prefix'), 'middlewares': svc['route'].get('middlewares', []),
+             'urls': ['http://%s-%s:%d' % (prefix, name, svc['route']['port'])]}
+            for name, svc in sorted(stack['services'].items()) if svc.get('route')]
+
+
+def stack_render(stack, scope='system', images=None, proxy_network='hl.network'):
+    """Units, phases, routes, checks and rollback order of a loaded stack, for the stack role."""
+    if scope not in ('system', 'user'):
+        raise AnsibleFilterError('scope must be system or user, got %r' % (scope,))
+    phases = stack_phases(stack)
+    containers = dict((name, _container_unit(stack, name, svc, scope, images, proxy_network))
+                      for name, svc in stack['services'].items())
+    order = stack.get('rollback_order') or [name for layer in reversed(phases) for name in layer]
+    return {
+        'name': stack['name'], 'scope': scope, 'phases': [[containers[n] for n in layer] for layer in phases],
+        'phase_names': phases, 'infra': _infra_units(stack), 'routes': _routes(stack, scope),
+        'services': containers, 'rollback_order': order, 'verify': _checks(stack),
+        'secrets': dict(('%s-%s' % (stack['name'], name), dict({'length': 32}, **(spec or {})))
+                        for name, spec in stack.get('secrets', {}).items()),
+        'unrouted': sorted(name for name, svc in stack['services'].items() if svc.get('route')) if scope == 'user' else [],
+    }
+
+
+def _checks(stack):
+    out = []
+    for check in stack.get('verify', []):
+        item = dict({'retries': 5, 'delay': 2, 'service': None}, **check)
+        if item['service']:
+            item['container'] = '%s-%s' % (stack['name'], item['service'])
+        if 'http' in item:
+            item['http'] = dict({'status': [200], 'host': None, 'body_regex': None}, **item['http'])
+        out.append(item)
+    return out
+
+
+def stack_pin(image, digest):
+    """repo@digest for an image reference and the digest it resolves to on the host (tag dropped)."""
+    if not digest or '@' in image:
+        return image
+    slash = image.rfind('/')
+    colon = image.rfind(':')
+    repo = image[:colon] if colon > slash else image
+    return '%s@%s' % (repo, digest)
+
+
+class FilterModule(object):
+    """homelab.deploy stack filters."""
+
+    def filters(self):
+        return {
+            'stack_load': stack_load,
+            'stack_phases': stack_phases,
+            'stack_render': stack_render,
+            'stack_pin': stack_pin,
+        }
