@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for the canary analysis filters, fed with Traefik /metrics scrapes captured on the test node
+(fixtures/canary): a weighted route cweb 70/30 whose canary child answers 500 for 30% of requests with
+HL_WEB_DELAY_MS=40; `before` after 200 requests, `after-100` after 100 more, `idle` with no traffic since."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.homelab.deploy.plugins.filter import canary as cf
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'canary')
+CANARY = 'cweb-canary@file'
+STABLE = 'cweb-stable@file'
+
+
+def scrape(name):
+    with open(os.path.join(FIXTURES, 'traefik-70-30-%s.txt' % name)) as handle:
+        return handle.read()
+
+
+BEFORE, AFTER, IDLE = scrape('before'), scrape('after-100'), scrape('idle')
+
+
+def measurement(verdict):
+    return {'verdict': verdict}
+
+
+# -- parsing and arithmetic ------------------------------------------------------------------------
+
+def test_parse_metrics_reads_labels_values_and_skips_comments():
+    samples = cf.parse_metrics('# HELP x y\n# TYPE x counter\nx{a="1",b="q\\"uote"} 3\ny 1.5e2 1700000000\n'
+                               'z{le="+Inf"} +Inf\n\n')
+    assert samples == [('x', {'a': '1', 'b': 'q"uote'}, 3.0), ('y', {}, 150.0), ('z', {'le': '+Inf'}, float('inf'))]
+
+
+@pytest.mark.parametrize('text, words', [
+    ('x{a="1"', 'not a Prometheus sample'),
+    ('x{a=1} 2', 'cannot read the labels'),
+    ('x 2 3 4', 'not a Prometheus sample'),
+    ('x abc', 'not a number'),
+])
+def test_parse_metrics_refuses_broken_lines_by_line_number(text, words):
+    with pytest.raises(AnsibleFilterError, match=words) as err:
+        cf.parse_metrics('# ok\n' + text)
+    assert 'line 2' in str(err.value)
+
+
+def test_service_counters_from_real_scrape():
+    counters = cf.service_counters(cf.parse_metrics(AFTER), CANARY)
+    assert set(counters['codes']) == {'200', '500'}
+    assert counters['buckets'][float('inf')] == sum(counters['codes'].values())
+    assert cf.service_counters(cf.parse_metrics(AFTER), 'nope@file') == {'codes': {}, 'buckets': {}}
+
+
+@pytest.mark.parametrize('buckets, expected', [
+    ({0.1: 0, 0.2: 100, float('inf'): 100}, 0.195),           # inside one bucket: interpolated from its lower bound
+    ({0.1: 50, 0.2: 100, float('inf'): 100}, 0.19),
+    ({0.1: 100, float('inf'): 100}, 0.095),                    # first bucket interpolates from 0
+    ({0.1: 10, float('inf'): 100}, 0.1),                       # in +Inf: the largest finite bound
+    ({0.1: 0, float('inf'): 0}, None),                         # no observations
+    ({}, None),
+])
+def test_histogram_quantile_interpolates_like_prometheus(buckets, expected):
+    result = cf.histogram_quantile(0.95, buckets)
+    assert result == expected if expected is None else abs(result - expected) < 1e-9
+
+
+def test_counter_reset_counts_the_new_value():
+    delta = cf.counters_delta({'codes': {'200': 5}, 'buckets': {}}, {'codes': {'200': 50}, 'buckets': {}})
+    assert delta['codes'] == {'200': 5}
+
+
+# -- verdicts ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('current, previous, service, thresholds, health, memory, verdict, failed', [
+    # the stable child of the real scrape: all 200, fast
+    (AFTER, BEFORE, STABLE, {}, 'healthy', None, 'success', []),
+    # the canary child: 30% 500 -> success rate below 0.95
+    (AFTER, BEFORE, CANARY, {'max_p95_ms': None}, 'healthy', None, 'failure', ['success_rate']),
+    # same canary, success rate tolerated, but HL_WEB_DELAY_MS=40 breaks a 45 ms p95
+    (AFTER, BEFORE, CANARY, {'min_success_rate': 0.5, 'max_p95_ms': 45}, None, None, 'failure', ['p95_ms']),
+    (AFTER, BEFORE, CANARY, {'min_success_rate': 0.5, 'max_p95_ms': 200}, None, None, 'success', []),
+    # 5xx per second
+    (AFTER, BEFORE, CANARY, {'min_success_rate': None, 'max_p95_ms': None, 'max_error_rate': 0.5},
+     None, None, 'failure', ['error_rate']),
+    # latency compared with the stable's
+    (AFTER, BEFORE, CANARY, {'min_success_rate': 0.5, 'max_p95_ms': None, 'max_p95_ratio': 3},
+     None, None, 'failure', ['p95_ratio']),
+    # no traffic since the last scrape: inconclusive, never a failure
+    (IDLE, AFTER, CANARY, {}, 'healthy', None, 'inconclusive', []),
+    # too few requests to judge even a failing canary
+    (AFTER, BEFORE, CANARY, {'min_requests': 31}, 'healthy', None, 'inconclusive', []),
+    # unhealthy container fails even without traffic; memory above its limit too
+    (IDLE, AFTER, CANARY, {}, 'unhealthy', None, 'failure', ['health']),
+    (AFTER, BEFORE, STABLE, {'max_memory_mb': 2}, 'healthy', 3.1, 'failure', ['memory_mb']),
+    (AFTER, BEFORE, STABLE, {'max_memory_mb': 4}, 'healthy', 3.1, 'success', []),
+    # the first scrape of a route that has just become weighted: counted from zero
+    (BEFORE, '', STABLE, {}, None, None, 'success', []),
+    # nothing scraped: the measurement itself failed
+    ('', BEFORE, CANARY, {}, None, None, 'error', []),
+])
+def test_canary_analyze_verdicts(current, previous, service, thresholds, health, memory, verdict, failed):
+    other = STABLE if service == CANARY else CANARY
+    result = cf.canary_analyze(current, previous, service, other, thresholds, interval=10, health=health,
+                               memory_mb=memory, weight=30, at='03:40:00')
+    assert result['verdict'] == verdict, result['line']
+    assert [check['name'] for check in result['checks'] if not check['ok']] == failed
+    assert 'verdict %s' % verdict in result['line'] and result['line'].startswith('03:40:00 | weight 30%')
+
+
+def test_canary_analyze_metrics_of_the_real_scrape():
+    result = cf.canary_analyze(AFTER, BEFORE, CANARY, STABLE, interval=10)
+    assert result['canary']['requests'] == 30 and result['canary']['errors'] == 8
+    assert result['canary']['success_rate'] == round(22 / 30.0, 4)
+    assert result['canary']['error_rate'] == 0.8
+    assert 50 < result['canary']['p95_ms'] < 100          # 40 ms delay + CGI start, bucket 0.05-0.1 s
+    assert result['stable'] == {'requests': 70, 'errors': 0, 'success_rate': 1.0, 'error_rate': 0.0,
+                                'p95_ms': result['stable']['p95_ms'], 'codes': {'200': 70}}
+    assert result['stable']['p95_ms'] < 25
+
+
+@pytest.mark.parametrize('kwargs, words', [
+    ({'thresholds': {'max_p95': 3}}, 'unknown key'),
+    ({'thresholds': {'min_success_rate': 95}}, 'share between 0 and 1'),
+    ({'thresholds': {'max_p95_ms': 'fast'}}, 'max_p95_ms must be a number'),
+    ({'thresholds': {'min_requests': -1}}, 'must not be negative'),
+    ({'thresholds': []}, 'must be a mapping'),
+    ({'canary_service': None}, 'canary_service'),
+])
+def test_canary_analyze_refuses_bad_settings(kwargs, words):
+    args = dict({'current': AFTER, 'previous': BEFORE, 'canary_service': CANARY}, **kwargs)
+    with pytest.raises(AnsibleFilterError, match=words):
+        cf.canary_analyze(**args)
+
+
+def test_canary_analyze_refuses_what_is_not_a_scrape():
+    with pytest.raises(AnsibleFilterError, match='text of a Prometheus scrape'):
+        cf.canary_analyze({'a': 1}, None, CANARY)
+
+
+# -- decisions ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('verdicts, limits, steps, decision', [
+    (['success'], {}, 3, 'continue'),
+    (['success', 'success', 'success'], {}, 3, 'promote'),
+    (['success', 'inconclusive', 'success'], {}, 3, 'promote'),           # one inconclusive tolerated
+    (['success', 'failure'], {}, 3, 'rollback'),                            # any failure with max_failures 0
+    (['failure', 'success'], {'max_failures': 1}, 3, 'continue'),
+    (['failure', 'failure'], {'max_failures': 1}, 3, 'rollback'),
+    (['inconclusive', 'inconclusive'], {}, 3, 'pause'),                     # starved: pause, never fail
+    (['inconclusive'], {'max_inconclusive': 0}, 3, 'pause'),
+    (['inconclusive', 'inconclusive', 'inconclusive'], {'max_inconclusive': 5}, 3, 'pause'),  # no success
+    (['error', 'error'], {}, 4, 'continue'),
+    (['error', 'error', 'error'], {}, 4, 'rollback'),                       # consecutive errors
+    (['error', 'success', 'error', 'error'], {}, 5, 'continue'),            # not consecutive
+    (['inconclusive', 'inconclusive', 'failure'], {}, 3, 'rollback'),       # rollback beats pause
+    ([], {}, 3, 'continue'),
+])
+def test_canary_decide(verdicts, limits, steps, decision):
+    result = cf.canary_decide([measurement(v) for v in verdicts], limits, steps)
+    assert result['decision'] == decision, result['reason']
+    assert result['counts'][verdicts[0]] == verdicts.count(verdicts[0]) if verdicts else result['measurements'] == 0
+
+
+@pytest.mark.parametrize('override, decision', [('promote', 'promote'), ('abort', 'rollback')])
+def test_canary_decide_operator_override(override, decision):
+    result = cf.canary_decide([measurement('inconclusive')] * 3, None, 5, override)
+    assert result['decision'] == decision and result['override'] == override
+
+
+@pytest.mark.parametrize('args, words', [
+    (([{'verdict': 'great'}],), 'needs a verdict'),
+    (('success',), 'must be a list'),
+    (([], {'max_failure': 1}), 'unknown key'),
+    (([], None, 3, 'yes'), 'promote or abort'),
+])
+def test_canary_decide_refuses_bad_input(args, words):
+    with pytest.raises(AnsibleFilterError, match=words):
+        cf.canary_decide(*args)
+
+
+@pytest.mark.parametrize('kwargs, weights', [
+    ({'steps': [10, 25, 50, 100]}, [10, 25, 50, 100]),
+    ({'step_weight': 20, 'max_weight': 60}, [20, 40, 60]),
+    ({'step_weight': 25}, [25, 50]),
+])
+def test_canary_weights(kwargs, weights):
+    assert cf.canary_weights(**kwargs) == weights
+
+
+@pytest.mark.parametrize('kwargs', [{}, {'steps': [0, 50]}, {'steps': [10, 150]}, {'steps': '10'},
+                                    {'step_weight': 60, 'max_weight': 50}, {'steps': [12.5]}])
+def test_canary_weights_refused(kwargs):
+    with pytest.raises(AnsibleFilterError):
+        cf.canary_weights(**kwargs)
