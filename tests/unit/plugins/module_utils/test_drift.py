@@ -1,0 +1,241 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for the private drift comparison, on output captured from a real node (podman 5.4, systemd 257).
+
+fixtures/drift/ holds: fxweb.container (the unit as homelab.deploy.quadlet wrote it); inspect_clean.json
+(`podman container inspect fxweb traefik` while both ran from their units); inspect_drifted.json (fxweb
+re-created by hand with HL_WEB_VERSION=2 and /data rw, a stray `podman run`, and fxlimits created with
+--memory 512m --memory-reservation 128m --cpus 1.5); image_inspect.json; show_clean.txt, show_setprop.txt
+(after `systemctl set-property --runtime fxweb.service MemoryMax=400M CPUQuota=150%`) and
+show_reload_pending.txt (unit file edited, no daemon-reload, service stopped).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.homelab.deploy.plugins.module_utils import _drift as drift
+from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
+from ansible_collections.homelab.deploy.plugins.module_utils._podman import parse_show
+from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import container_spec, parse_unit
+
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'drift')
+UNIT_PATH = '/etc/containers/systemd/fxweb.container'
+REFS = {'fxdata.volume': 'systemd-fxdata', 'hl.network': 'hl'}
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return json.load(handle) if name.endswith('.json') else handle.read()
+
+
+def shows(name):
+    return dict((block['Id'], block) for block in parse_show(fixture(name)))
+
+
+def unit(text=None, filename=UNIT_PATH):
+    parsed = parse_unit(text if text is not None else fixture('fxweb.container'), filename)
+    return {'unit_name': os.path.basename(filename), 'service_name': 'fxweb.service', 'spec': container_spec(parsed)}
+
+
+def check(inspect, show='show_clean.txt', units=None, **kwargs):
+    return drift.check_host(units or [unit()], fixture(inspect), fixture('image_inspect.json'), shows(show), REFS, **kwargs)
+
+
+def fields(result):
+    return dict((f['field'], (f['declared'], f['running'], f['remediation'])) for f in result['fields'])
+
+
+def info(inspect, name):
+    return [i for i in fixture(inspect) if i['Name'] == name][0]
+
+
+# -- real captures ---------------------------------------------------------------------------------
+
+def test_container_started_by_its_unit_has_no_drift():
+    services, unmanaged = check('inspect_clean.json')
+    assert services[0]['fields'] == []
+    assert services[0]['drifted'] is False and services[0]['remediation'] == 'none'
+    assert unmanaged == []  # traefik carries PODMAN_SYSTEMD_UNIT: some unit owns it
+
+
+def test_hand_recreated_container_reports_env_volume_and_missing_unit():
+    services, dummy = check('inspect_drifted.json')
+    found = fields(services[0])
+    assert found == {
+        'env.HL_WEB_VERSION': ('1', '2', 'restart'),
+        'volumes./data.mode': ('ro', 'rw', 'restart'),
+        'systemd_unit': ('fxweb.service', None, 'restart'),
+    }
+    entry = services[0]['fields'][0]
+    assert entry['impact'] and services[0]['remediation'] == 'restart'
+
+
+def test_unmanaged_containers_are_reported_with_their_label():
+    dummy, unmanaged = check('inspect_drifted.json')
+    assert [u['name'] for u in unmanaged] == ['fxlimits', 'stray']
+    assert 'not labelled managed' in unmanaged[1]['fields'][0]['running']
+    assert unmanaged[0]['remediation'] == 'review'
+
+
+def test_unmanaged_can_be_switched_off_or_ignored():
+    assert check('inspect_drifted.json', report_unmanaged=False)[1] == []
+    assert [u['name'] for u in check('inspect_drifted.json', ignore=['stray:unmanaged'])[1]] == ['fxlimits']
+
+
+def test_edited_unit_without_daemon_reload_and_stopped_service():
+    services, dummy = check('inspect_drifted.json', show='show_reload_pending.txt')
+    found = fields(services[0])
+    assert found['daemon_reload'] == ('reloaded', 'reload pending', 'reload_restart')
+    assert found['state'] == ('active', 'inactive/dead', 'restart')
+    assert services[0]['remediation'] == 'reload_restart'
+
+
+def test_systemd_limits_changed_at_runtime():
+    services, dummy = check('inspect_clean.json', show='show_setprop.txt')
+    found = fields(services[0])
+    assert found == {'systemd_limits.MemoryMax': ('300M', '419430400', 'reload_restart'),
+                     'systemd_limits.CPUQuota': ('50%', '1.500000s', 'reload_restart')}
+
+
+def test_systemd_limits_match_the_unit():
+    block = shows('show_clean.txt')['fxweb.service']
+    assert drift.compare_unit(unit(), block) == []
+
+
+def test_unit_unknown_to_systemd():
+    found = drift.compare_unit(unit(), {'Id': 'fxweb.service', 'LoadState': 'not-found'})
+    assert found[0]['field'] == 'daemon_reload' and found[0]['running'] == 'not-found'
+
+
+# -- podman memory/CPU limits (fxlimits: --memory 512m --memory-reservation 128m --cpus 1.5) ------------
+
+LIMITED = '[Container]\nImage=localhost/hl-web:latest\nContainerName=fxlimits\nPodmanArgs=%s\n'
+
+
+@pytest.mark.parametrize('args, expected', [
+    ('--memory=512m --memory-reservation=128m --cpus=1.5', {}),
+    ('--memory=256m --memory-reservation=128m --cpus=1.5', {'memory.limit': ('256m', 536870912)}),
+    ('--memory 512m --cpus 0.5', {'memory.reservation': (None, 134217728), 'cpu.cpus': ('0.5', 1.5)}),
+    ('-m512m --memory-reservation=128m', {'cpu.cpus': (None, 1.5)}),
+])
+def test_podman_limits_against_real_inspect(args, expected):
+    spec = unit(LIMITED % args, '/etc/containers/systemd/fxlimits.container')['spec']
+    found = drift.compare_limits(spec, info('inspect_drifted.json', 'fxlimits'))
+    assert dict((f['field'], (f['declared'], f['running'])) for f in found) == expected
+
+
+def test_limits_declared_but_not_applied():
+    spec = unit(LIMITED % '--memory=256m', '/etc/containers/systemd/fxweb.container')['spec']
+    found = drift.compare_limits(spec, info('inspect_clean.json', 'fxweb'))
+    assert [(f['field'], f['declared'], f['running']) for f in found] == [('memory.limit', '256m', None)]
+
+
+# -- other fields on the real inspect ---------------------------------------------------------------------
+
+def edited(old, new):
+    text = fixture('fxweb.container')
+    assert old in text
+    return [unit(text.replace(old, new))]
+
+
+@pytest.mark.parametrize('old, new, field, declared, running', [
+    ('Image=localhost/hl-web:latest', 'Image=localhost/hl-web:broken', 'image', 'localhost/hl-web:broken', 'localhost/hl-web:latest'),
+    ('PublishPort=127.0.0.1:18080:8080', 'PublishPort=127.0.0.1:18081:8080', 'ports',
+     ['127.0.0.1:18081:8080/tcp'], ['127.0.0.1:18080:8080/tcp']),
+    ('Network=hl.network', 'Network=other.network', 'networks', ['other'], ['hl']),
+    ('Label=io.homelab.deploy.service=fxweb', 'Label=io.homelab.deploy.service=web', 'labels.io.homelab.deploy.service', 'web', 'fxweb'),
+    ('HealthInterval=10s', 'HealthInterval=30s', 'health.interval', '30s', '10s'),
+    ('HealthCmd=wget', 'HealthCmd=curl', 'health.cmd', 'curl -q -O- http://127.0.0.1:8080/health',
+     'wget -q -O- http://127.0.0.1:8080/health'),
+    ('Volume=fxdata.volume:/data:ro,Z', 'Volume=fxdata.volume:/data:ro', 'volumes./data.selinux', '', 'Z'),
+    ('Volume=fxdata.volume:/data:ro,Z', 'Volume=other.volume:/data:ro,Z', 'volumes./data.source', 'systemd-other', 'systemd-fxdata'),
+    ('Environment=HL_WEB_MESSAGE=hello', 'Environment=HL_WEB_MESSAGE=bye', 'env.HL_WEB_MESSAGE', 'bye', 'hello'),
+    ('Notify=healthy', 'User=1000', 'user', '1000', ''),
+])
+def test_each_field_is_compared(old, new, field, declared, running):
+    services, dummy = check('inspect_clean.json', units=edited(old, new))
+    assert [(f['field'], f['declared'], f['running']) for f in services[0]['fields']] == [(field, declared, running)]
+
+
+def test_env_removed_from_unit_falls_back_to_the_image_default():
+    services, dummy = check('inspect_clean.json', units=edited('Environment=HL_WEB_MESSAGE=hello\n', ''))
+    assert fields(services[0]) == {'env.HL_WEB_MESSAGE': ('hello from hl-web', 'hello', 'restart')}
+
+
+def test_retagged_image_is_a_digest_drift():
+    images = fixture('image_inspect.json')
+    images[0] = dict(images[0], Id='0' * 64, Digest='sha256:' + 'f' * 64)
+    services, dummy = drift.check_host([unit()], fixture('inspect_clean.json'), images, shows('show_clean.txt'), REFS)
+    assert fields(services[0])['image_digest'][:2] == ('sha256:' + 'f' * 64, 'sha256:cd32be59f16240a463ec425b60669260b574ba733adb85419cfbb9c3d787e27b')
+
+
+def test_missing_container():
+    services, dummy = check('inspect_clean.json', units=edited('ContainerName=fxweb', 'ContainerName=gone'))
+    assert fields(services[0]) == {'state': ('running', 'no container gone', 'restart')}
+
+
+@pytest.mark.parametrize('rules, left', [
+    (['env.HL_WEB_*'], ['volumes./data.mode', 'systemd_unit']),
+    (['fxweb.container:volumes'], ['env.HL_WEB_VERSION', 'systemd_unit']),
+    (['other.container:volumes'], ['env.HL_WEB_VERSION', 'volumes./data.mode', 'systemd_unit']),
+    (['*:env', 'volumes.*', 'systemd_unit'], []),
+])
+def test_ignore_rules(rules, left):
+    services, dummy = check('inspect_drifted.json', ignore=rules)
+    assert sorted(f['field'] for f in services[0]['fields']) == sorted(left)
+    assert services[0]['drifted'] is bool(left)
+
+
+# -- units of measure --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('value, expected', [
+    ('256m', 268435456), ('300M', 314572800), ('1G', 1073741824), ('512k', 524288), ('1048576', 1048576),
+    ('infinity', None), ('0', None), (None, None), ('1.5g', 1610612736), ('lots', 'lots'),
+])
+def test_parse_size(value, expected):
+    assert drift.parse_size(value) == expected
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('10s', 10.0), ('1m30s', 90.0), ('500ms', 0.5), ('1.500000s', 1.5), ('30', 30.0), ('2min', 120.0),
+    ('[not set]', None), ('soon', 'soon'),
+])
+def test_parse_span(value, expected):
+    assert drift.parse_span(value) == expected
+
+
+@pytest.mark.parametrize('value, expected', [('50%', 500000), ('150%', 1500000), ('500ms', 500000), ('infinity', None)])
+def test_cpu_quota(value, expected):
+    assert drift.cpu_quota_usec(value) == expected
+
+
+# -- routes --------------------------------------------------------------------------------------------
+
+ROUTE = {'name': 'fxweb', 'hostname': ['fxweb.localhost'], 'urls': ['http://fxweb:8080'],
+         'middlewares': ['security-headers@file'], 'entrypoints': ['web']}
+
+
+def test_route_file_edited_by_hand():
+    declared = traefik.render_config(ROUTE)
+    on_disk = json.loads(json.dumps(declared))
+    on_disk['http']['routers']['fxweb']['middlewares'] = []
+    on_disk['http']['services']['fxweb']['loadBalancer']['servers'] = [{'url': 'http://fxweb:9090'}]
+    found = dict((f['field'], (f['declared'], f['running'])) for f in drift.compare_route_file('fxweb', declared, on_disk))
+    assert found == {'route_file.routers.fxweb.middlewares': (['security-headers@file'], []),
+                     'route_file.services.fxweb.loadBalancer': (
+                         {'servers': [{'url': 'http://fxweb:8080'}], 'passHostHeader': True},
+                         {'servers': [{'url': 'http://fxweb:9090'}], 'passHostHeader': True})}
+    assert drift.compare_route_file('fxweb', declared, declared) == []
+    assert drift.compare_route_file('fxweb', declared, None)[0]['running'] == 'missing'
+
+
+def test_route_served_backend_down():
+    served = {'services': {'fxweb': {'name': 'fxweb@file', 'serverStatus': {'http://fxweb:8080': 'DOWN'}}}}
+    found = drift.compare_route_served(['router fxweb@file is not loaded'], [], served)
+    assert [(f['field'], f['remediation']) for f in found] == [('route_served', 'rewrite_route'), ('route_backend', 'restart')]
