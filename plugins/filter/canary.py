@@ -24,6 +24,8 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six import string_types
 
+from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError, parse_unit, split_words
+
 REQUESTS = 'traefik_service_requests_total'
 DURATION_BUCKET = 'traefik_service_request_duration_seconds_bucket'
 VERDICTS = ('success', 'failure', 'inconclusive', 'error')
@@ -38,6 +40,9 @@ DEFAULT_THRESHOLDS = {
 }
 DEFAULT_LIMITS = {'max_failures': 0, 'max_inconclusive': 1, 'max_consecutive_errors': 2}
 OVERRIDES = ('promote', 'abort')
+CANARY_LABEL = 'io.homelab.deploy.canary-of'
+# keys a second instance beside the stable one must not copy: it would clash on them
+CANARY_DROP = ('PublishPort', 'HostName', 'ServiceName', 'IP', 'IP6')
 
 _SAMPLE_RE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+-?\d+)?$')
 _LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
@@ -355,6 +360,79 @@ def canary_weights(steps=None, step_weight=None, max_weight=None):
     return [int(weight) for weight in weights]
 
 
+# -- units -------------------------------------------------------------------------------------------
+
+def _sections(unit):
+    sections = {}
+    for name in unit.sections():
+        body = {}
+        for key, value in unit.entries(name):
+            if key in body:
+                body[key] = (body[key] if isinstance(body[key], list) else [body[key]]) + [value]
+            else:
+                body[key] = value
+        sections[name] = body
+    return sections
+
+
+def _env_key(value):
+    try:
+        words = split_words(value)
+    except UnitFileError:
+        return None
+    return words[0].split('=', 1)[0] if len(words) == 1 else None
+
+
+def _merge_environment(current, environment):
+    """Environment= values with the given variables replacing single-variable lines of the same name."""
+    values = current if isinstance(current, list) else ([current] if current else [])
+    kept = [value for value in values if _env_key(value) not in environment]
+    return kept + [_env_assignment(key, environment[key]) for key in sorted(environment)]
+
+
+def _env_assignment(key, value):
+    text = '%s=%s' % (key, to_native(value).lower() if isinstance(value, bool) else to_native(value))
+    if re.search(r'[\s"\'\\]', text):  # Quadlet splits Environment= into words: quote the assignment
+        text = '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
+    return text
+
+
+def canary_unit(stable_text, container, image, environment=None, canary=True):
+    """Quadlet sections for the new version, derived from the stable container's unit text.
+
+    With canary=true: container <container>-canary, no published ports or fixed host name (they would clash
+    with the stable one), no [Install] (a canary does not come back at boot), labelled as the canary of the
+    stable one; networks, volumes, secrets and health check stay those of the stable unit. With canary=false:
+    the stable unit itself, only its image and environment changed (the promotion).
+    """
+    if not stable_text or not isinstance(stable_text, string_types):
+        raise AnsibleFilterError('canary: the stable unit of %s is empty or missing' % container)
+    if not image or not isinstance(image, string_types):
+        raise AnsibleFilterError('canary: the new image is required')
+    if environment is not None and not isinstance(environment, dict):
+        raise AnsibleFilterError('canary: environment must be a mapping of variable to value')
+    try:
+        sections = _sections(parse_unit(stable_text, '%s.container' % container))
+    except UnitFileError as exc:
+        raise AnsibleFilterError('canary: cannot read the stable unit: %s' % to_native(exc))
+    body = sections.get('Container')
+    if body is None:
+        raise AnsibleFilterError('canary: %s.container has no [Container] section' % container)
+    body['Image'] = image
+    if environment:
+        body['Environment'] = _merge_environment(body.get('Environment'), environment)
+    if canary:
+        for key in CANARY_DROP:
+            body.pop(key, None)
+        body['ContainerName'] = '%s-canary' % container
+        labels = body.get('Label', [])
+        body['Label'] = (labels if isinstance(labels, list) else [labels]) + ['%s=%s' % (CANARY_LABEL, container)]
+        sections.pop('Install', None)
+        unit = sections.setdefault('Unit', {})
+        unit['Description'] = 'Canary of %s (homelab.deploy canary)' % container
+    return sections
+
+
 class FilterModule(object):
     """Canary analysis filters."""
 
@@ -363,6 +441,7 @@ class FilterModule(object):
             'canary_analyze': _wrap(canary_analyze),
             'canary_decide': _wrap(canary_decide),
             'canary_weights': _wrap(canary_weights),
+            'canary_unit': _wrap(canary_unit),
         }
 
 
