@@ -239,9 +239,9 @@ def stack_phases(stack):
     return phases
 
 
-def _pinned(svc_name, svc, images):
-    image = (images or {}).get(svc_name)
-    return image or svc['image']
+def _pinned(svc, digests):
+    """The service's image pinned by the digest its reference resolves to on the host (as given without one)."""
+    return stack_pin(svc['image'], (digests or {}).get(svc['image']))
 
 
 def _container_unit(stack, name, svc, scope, images, proxy_network):
@@ -254,7 +254,7 @@ def _container_unit(stack, name, svc, scope, images, proxy_network):
         networks.append(proxy_network)
     labels = ['%s.managed=true' % LABEL_PREFIX, '%s.stack=%s' % (LABEL_PREFIX, prefix), '%s.service=%s' % (LABEL_PREFIX, name)]
     container = {
-        'Image': _pinned(name, svc, images), 'ContainerName': '%s-%s' % (prefix, name), 'Pull': 'never',
+        'Image': _pinned(svc, images), 'ContainerName': '%s-%s' % (prefix, name), 'Pull': 'never',
         'Network': networks, 'NetworkAlias': name,
         'Volume': ['%s-%s.volume:%s:%s' % (prefix, v['volume'], v['target'], v.get('mode', 'rw')) for v in svc.get('volumes', [])] or None,
         'Environment': [quote_word('%s=%s' % (k, _scalar(v))) for k, v in sorted(svc.get('environment', {}).items())] or None,
@@ -266,7 +266,7 @@ def _container_unit(stack, name, svc, scope, images, proxy_network):
         container.update(dict((key, health[field]) for field, key in (
             ('cmd', 'HealthCmd'), ('interval', 'HealthInterval'), ('timeout', 'HealthTimeout'),
             ('retries', 'HealthRetries'), ('start_period', 'HealthStartPeriod')) if field in health))
-    if health != 'none':
+    if health != 'none' and wait['healthy']:
         container['Notify'] = 'healthy'  # the service is "started" only once healthy: boot order follows health
     unit = {'Description': '%s: %s' % (prefix, (svc.get('description') or name).rstrip('.'))}
     if deps:
@@ -315,6 +315,7 @@ def _routes(stack, scope):
     prefix = stack['name']
     return [{'name': '%s-%s' % (prefix, name), 'service': name, 'hostname': [svc['route']['hostname']],
              'path_prefix': svc['route'].get('path_prefix'), 'middlewares': svc['route'].get('middlewares', []),
+             'public': svc['route'].get('public', True),
              'urls': ['http://%s-%s:%d' % (prefix, name, svc['route']['port'])]}
             for name, svc in sorted(stack['services'].items()) if svc.get('route')]
 
@@ -359,6 +360,77 @@ def stack_pin(image, digest):
     return '%s@%s' % (repo, digest)
 
 
+def _service_of(stack_name, unit):
+    prefix = stack_name + '-'
+    base = unit[:-len('.service')] if unit.endswith('.service') else unit
+    return base[len(prefix):] if base.startswith(prefix) else base
+
+
+def _log_line(entry):
+    if isinstance(entry, dict):
+        return 'healthcheck exit %s: %s' % (entry.get('exit_code'), entry.get('output') or '')
+    return str(entry)
+
+
+def stack_phase_verdict(results, stack_name, lead=0.0):
+    """From podman_health results of one phase: seconds to healthy per service (counted from the start of the
+    phase: lead is the time spent writing and starting units) and the first failure, or None."""
+    times, failure = {}, None
+    for result in results or []:
+        service = _service_of(stack_name, result.get('name', ''))
+        if result.get('healthy'):
+            times[service] = round(float(lead) + float(result.get('time_to_healthy') or 0), 1)
+        elif failure is None:
+            container = result.get('container') or {}
+            log = container.get('health_log') or []
+            failure = {'service': service, 'check': 'health (%s)' % result.get('status'),
+                       'cause': result.get('reason') or result.get('status'),
+                       'evidence': '\n'.join(_log_line(entry) for entry in log)[-1500:]}
+    return {'times': times, 'failure': failure}
+
+
+def stack_check_failure(results, stack_name):
+    """The first failed verification check (registered loop results of command and uri tasks) as a failure
+    record {service, check, cause, evidence}, or None when every check passed."""
+    for result in results or []:
+        if not result.get('failed'):
+            continue
+        check = result.get('item') or {}
+        if 'command' in check:
+            cause = 'rc %s%s' % (result.get('rc'), ', stdout does not match %r' % check['stdout_regex']
+                                 if check.get('stdout_regex') and result.get('rc') == 0 else '')
+            evidence = '\n'.join(x for x in (result.get('stdout'), result.get('stderr'), result.get('msg')) if x)
+        else:
+            http = check.get('http') or {}
+            cause = 'HTTP %s from %s (expected %s%s)' % (
+                result.get('status', 'no answer'), http.get('url'), '/'.join(str(c) for c in http.get('status', [])),
+                ', body matching %r' % http['body_regex'] if http.get('body_regex') else '')
+            evidence = '\n'.join(str(x) for x in (result.get('msg'), result.get('content')) if x)
+        return {'service': check.get('service') or stack_name, 'check': 'verify: %s' % check.get('name'),
+                'cause': cause, 'evidence': evidence.strip()[-1500:]}
+    return None
+
+
+def stack_rollback_plan(rendered, files, touched, unit_dir, dynamic_dir='/etc/traefik/dynamic'):
+    """What a rollback does, from the rendered stack, the snapshot of files ({path: text or None}) and what the run
+    touched ({services: [], routes: [], infra: []}): services to restore (their unit file existed) or remove (new),
+    in rollback order, and the same for routes and network/volume units. Volumes are never purged."""
+    def existed(path):
+        return files.get(path) is not None
+    services = [name for name in rendered['rollback_order'] if name in (touched.get('services') or [])]
+    routes = [name for name in (touched.get('routes') or [])]
+    infra = [name for name in (touched.get('infra') or [])]
+    unit = lambda name: '%s/%s' % (unit_dir, name)  # noqa: E731
+    return {
+        'restore': [s for s in services if existed(unit(rendered['services'][s]['name']))],
+        'remove': [s for s in services if not existed(unit(rendered['services'][s]['name']))],
+        'routes_restore': [r for r in routes if existed('%s/%s.yml' % (dynamic_dir, r))],
+        'routes_withdraw': [r for r in routes if not existed('%s/%s.yml' % (dynamic_dir, r))],
+        'infra_restore': [i for i in infra if existed(unit(i))],
+        'infra_remove': [i for i in infra if not existed(unit(i))],
+    }
+
+
 class FilterModule(object):
     """homelab.deploy stack filters."""
 
@@ -368,4 +440,7 @@ class FilterModule(object):
             'stack_phases': stack_phases,
             'stack_render': stack_render,
             'stack_pin': stack_pin,
+            'stack_phase_verdict': stack_phase_verdict,
+            'stack_check_failure': stack_check_failure,
+            'stack_rollback_plan': stack_rollback_plan,
         }
