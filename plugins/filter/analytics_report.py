@@ -22,6 +22,12 @@ def _secs(value):
     return 'n/a' if value is None else '%.1f s' % value
 
 
+def _value(value):
+    if isinstance(value, list):
+        return ', '.join(str(v) for v in value) or 'none'
+    return str(value)
+
+
 def _need(report, keys, what):
     if not isinstance(report, dict) or any(k not in report for k in keys):
         raise AnsibleFilterError('%s: expected the report deployment_analytics returns' % what)
@@ -34,8 +40,8 @@ def _level_lines(level):
              % (level['level'], level['description'], level['max_level'], level['earned_level']), '',
              '| level | requirement | required | actual | met |', '|---|---|---|---|---|']
     for req in level['requirements']:
-        lines.append('| %s | %s | %s | %s | %s |' % (req['level'], req['name'], req['required'], req['actual'],
-                                                   'yes' if req['met'] else 'NO'))
+        lines.append('| %s | %s | %s | %s | %s |' % (req['level'], req['name'], _value(req['required']),
+                                                   _value(req['actual']), 'yes' if req['met'] else 'NO'))
     if level['next_level'] is not None:
         lines += ['', 'Readiness for level %s: %s%% of its requirements met%s.' % (
             level['next_level'], level['readiness'],
