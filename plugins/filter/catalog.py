@@ -272,6 +272,26 @@ def plan_lines(plan):
     return lines
 
 
+ROUTE_KEYS = ('name', 'hostname', 'path_prefix', 'rule', 'urls', 'middlewares', 'entrypoints', 'priority', 'pass_host_header')
+
+
+def route_args(routes):
+    """Only the route keys homelab.deploy.drift_check takes (traefik_route options that shape the file)."""
+    return [dict((k, v) for k, v in route.items() if k in ROUTE_KEYS) for route in routes or []]
+
+
+def catalog_routes(catalog, **options):
+    """The Traefik routes the deployed catalog entries declare (traefik_route options), for drift checks."""
+    routes = []
+    for entry in catalog or []:
+        if not entry['metadata'].get('deployed', True):
+            continue
+        dummy, rendered = render_entry(entry, dict(options, limits='best_effort'))
+        if rendered['route']:
+            routes.append(rendered['route'])
+    return routes
+
+
 class FilterModule(object):
     """Service catalog filters."""
 
@@ -279,6 +299,8 @@ class FilterModule(object):
         return {
             'catalog_load': catalog_load,
             'catalog_plan': catalog_plan,
+            'catalog_routes': catalog_routes,
+            'drift_route_args': route_args,
             'catalog_service_vars': service_vars,
         }
 

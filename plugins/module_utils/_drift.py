@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fnmatch
+import json
 import re
 
 MANAGED_LABEL = 'io.homelab.deploy.managed'
@@ -540,3 +541,93 @@ def compare_route_served(pending, errors, served):
             if status != 'UP':
                 out.append(finding('route_backend', 'UP', status, '%s: %s' % (service.get('name'), url)))
     return out
+
+
+# ---------------------------------------------------------------------------
+# Reading route files without PyYAML (managed nodes often lack it)
+# ---------------------------------------------------------------------------
+
+class BlockYamlError(ValueError):
+    """The text is not in the block-YAML subset traefik_route writes."""
+
+
+def _plain_scalar(text):
+    text = text.strip()
+    if text.startswith('"'):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise BlockYamlError('bad quoted scalar %s' % text)
+    if text.startswith("'") and text.endswith("'") and len(text) > 1:
+        return text[1:-1].replace("''", "'")
+    words = {'null': None, '~': None, 'true': True, 'false': False, '{}': {}, '[]': []}
+    if text in words:
+        return words[text]
+    if re.match(r'^-?[0-9]+$', text):
+        return int(text)
+    if text.startswith(('[', '{', '&', '*', '!', '|', '>')):
+        raise BlockYamlError('unsupported YAML %s' % text)
+    return text
+
+
+def _yaml_lines(text):
+    out = []
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if not stripped or stripped.startswith('#') or stripped == '---':
+            continue
+        out.append((len(raw) - len(raw.lstrip(' ')), stripped))
+    return out
+
+
+def _parse_block(lines, pos, indent):
+    if lines[pos][1].startswith('- '):
+        return _parse_list(lines, pos, indent)
+    return _parse_map(lines, pos, indent)
+
+
+def _parse_value(lines, pos, indent, rest):
+    if rest:
+        return _plain_scalar(rest), pos + 1
+    if pos + 1 < len(lines) and lines[pos + 1][0] > indent:
+        return _parse_block(lines, pos + 1, lines[pos + 1][0])
+    if pos + 1 < len(lines) and lines[pos + 1][0] == indent and lines[pos + 1][1].startswith('- '):
+        return _parse_list(lines, pos + 1, indent)
+    return None, pos + 1
+
+
+def _parse_map(lines, pos, indent):
+    out = {}
+    while pos < len(lines) and lines[pos][0] == indent and not lines[pos][1].startswith('- '):
+        key, sep, rest = lines[pos][1].partition(':')
+        if not sep or (rest and not rest.startswith(' ')):
+            raise BlockYamlError('expected key: value, got %s' % lines[pos][1])
+        value, pos = _parse_value(lines, pos, indent, rest.strip())
+        out[_plain_scalar(key)] = value
+    return out, pos
+
+
+def _parse_list(lines, pos, indent):
+    out = []
+    while pos < len(lines) and lines[pos][0] == indent and lines[pos][1].startswith('- '):
+        item = lines[pos][1][2:]
+        if re.match(r'^("[^"]*"|[^"\s:]+):(\s|$)', item):
+            # "- key: value" opens a mapping whose keys sit two columns further in
+            sub = list(lines)
+            sub[pos] = (indent + 2, item)
+            value, pos = _parse_map(sub, pos, indent + 2)
+        else:
+            value, pos = _plain_scalar(item), pos + 1
+        out.append(value)
+    return out, pos
+
+
+def read_block_yaml(text):
+    """Parse the block YAML traefik_route writes (and hand edits in the same style); BlockYamlError otherwise."""
+    lines = _yaml_lines(text or '')
+    if not lines:
+        return {}
+    value, pos = _parse_block(lines, 0, lines[0][0])
+    if pos != len(lines):
+        raise BlockYamlError('unexpected indentation at %s' % lines[pos][1])
+    return value

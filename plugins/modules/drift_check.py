@@ -332,12 +332,13 @@ class DriftChecker(object):
         text = quadlet.read_text(path)
         if text is None:
             return None, None
-        if not HAS_YAML:
-            self.module.fail_json(msg='PyYAML is needed on the host to read the route file %s' % path)
         try:
-            return text, yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            return text, {'unreadable': to_native(exc)}
+            if HAS_YAML:
+                return text, yaml.safe_load(text) or {}
+            return text, drift.read_block_yaml(text)
+        except (drift.BlockYamlError, ValueError) as exc:
+            return text, {'unreadable': '%s (without PyYAML on the host only the block style traefik_route '
+                                        'writes can be read)' % to_native(exc) if not HAS_YAML else to_native(exc)}
 
     def managed_route_files(self):
         directory = self.params['dynamic_dir']
