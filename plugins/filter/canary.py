@@ -403,12 +403,12 @@ def canary_unit(stable_text, container, image, environment=None, canary=True):
     With canary=true: container <container>-canary, no published ports or fixed host name (they would clash
     with the stable one), no [Install] (a canary does not come back at boot), labelled as the canary of the
     stable one; networks, volumes, secrets and health check stay those of the stable unit. With canary=false:
-    the stable unit itself, only its image and environment changed (the promotion).
+    the stable unit itself, only its image and environment changed (the promotion); image=None keeps its image.
     """
     if not stable_text or not isinstance(stable_text, string_types):
         raise AnsibleFilterError('canary: the stable unit of %s is empty or missing' % container)
-    if not image or not isinstance(image, string_types):
-        raise AnsibleFilterError('canary: the new image is required')
+    if image is not None and (not image or not isinstance(image, string_types)):
+        raise AnsibleFilterError('canary: the new image must be an image reference, got %r' % (image,))
     if environment is not None and not isinstance(environment, dict):
         raise AnsibleFilterError('canary: environment must be a mapping of variable to value')
     try:
@@ -418,7 +418,8 @@ def canary_unit(stable_text, container, image, environment=None, canary=True):
     body = sections.get('Container')
     if body is None:
         raise AnsibleFilterError('canary: %s.container has no [Container] section' % container)
-    body['Image'] = image
+    if image is not None:  # None keeps the stable unit's image (to compare with what a promotion would write)
+        body['Image'] = image
     if environment:
         body['Environment'] = _merge_environment(body.get('Environment'), environment)
     if canary:
