@@ -30,6 +30,8 @@ DEFAULT_REQUIREMENTS = {
     4: {'successful_deployments': 50, 'success_rate': 0.98, 'rollback_free_last': 20,
         'integrations': ['notification', 'scheduler']},
 }
+# AWX launch types (awx_job_launch_type) no person started: level 4 only
+UNATTENDED_LAUNCHES = ('scheduled', 'webhook', 'callback')
 REQUIREMENT_KEYS = ('successful_deployments', 'success_rate', 'rollback_free_last', 'integrations')
 # the dominant phase of a slow pattern -> what to do about it (first keyword found in the phase name wins)
 SUGGESTIONS = (
@@ -79,7 +81,7 @@ def _utc(epoch):
 
 
 def iso_week(epoch):
-    year, week, _ = _utc(epoch).isocalendar()
+    year, week = _utc(epoch).isocalendar()[:2]
     return '%d-W%02d' % (year, week)
 
 
@@ -314,13 +316,17 @@ def automation_level(records, config, host=None):
     }
 
 
-def automation_gate(level_report, approved=False, host_health='healthy', check_mode=False):
+def automation_gate(level_report, approved=False, host_health='healthy', check_mode=False, launch_type='manual'):
     """Whether a deploy may go ahead at this level: {allowed, reason, approval_required}."""
     if level_report is None:
         return {'allowed': True, 'approval_required': False, 'reason': 'no automation config: the level gate is off'}
     level = level_report['level']
     if check_mode:
         return {'allowed': True, 'approval_required': False, 'reason': 'check mode changes nothing'}
+    if (launch_type or 'manual') in UNATTENDED_LAUNCHES and level < 4:
+        # nobody is there to approve a scheduled or event-driven run, so an approval variable does not count
+        return {'allowed': False, 'approval_required': False,
+                'reason': 'a %s run needs automation level 4, this is level %s' % (launch_type, level)}
     if level == 0:
         return {'allowed': False, 'approval_required': False,
                 'reason': 'automation level 0 (max_level %s): only check-mode runs are allowed' % level_report['max_level']}

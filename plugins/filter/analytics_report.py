@@ -40,8 +40,8 @@ def _level_lines(level):
              % (level['level'], level['description'], level['max_level'], level['earned_level']), '',
              '| level | requirement | required | actual | met |', '|---|---|---|---|---|']
     for req in level['requirements']:
-        lines.append('| %s | %s | %s | %s | %s |' % (req['level'], req['name'], _value(req['required']),
-                                                   _value(req['actual']), 'yes' if req['met'] else 'NO'))
+        cells = (req['level'], req['name'], _value(req['required']), _value(req['actual']), 'yes' if req['met'] else 'NO')
+        lines.append('| %s | %s | %s | %s | %s |' % cells)
     if level['next_level'] is not None:
         lines += ['', 'Readiness for level %s: %s%% of its requirements met%s.' % (
             level['next_level'], level['readiness'],

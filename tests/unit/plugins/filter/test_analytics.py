@@ -171,3 +171,10 @@ def test_gate(level, approved, health, check, allowed, needs_approval):
     gate = an.automation_gate(report, approved, health, check)
     assert (gate['allowed'], gate['approval_required']) == (allowed, needs_approval)
     assert gate['reason']
+
+
+@pytest.mark.parametrize('level, launch, allowed', [(2, 'scheduled', False), (3, 'webhook', False), (4, 'scheduled', True),
+                                                    (2, 'workflow', True), (1, 'callback', False)])
+def test_gate_unattended_runs_need_level_4(level, launch, allowed):
+    gate = an.automation_gate({'level': level, 'max_level': 4}, True, 'healthy', False, launch)
+    assert gate['allowed'] == allowed and gate['reason']
