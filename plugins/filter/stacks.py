@@ -89,7 +89,9 @@ def read_stack(path):
 def _source_of(source, stacks_dir, source_name):
     """(data, source label) from a stack name, a path or an inline mapping."""
     if isinstance(source, dict):
-        return copy.deepcopy(source), source_name or 'inline stack'
+        data = copy.deepcopy(source)
+        loaded_from = data.pop('source', None)  # a stack that stack_load returned before
+        return data, source_name or loaded_from or 'inline stack'
     if not isinstance(source, str) or not source:
         raise AnsibleFilterError('a stack is a name, a path or a mapping, got %r' % (source,))
     path = stack_path(source, stacks_dir)
