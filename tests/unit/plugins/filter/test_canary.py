@@ -201,3 +201,56 @@ def test_canary_weights(kwargs, weights):
 def test_canary_weights_refused(kwargs):
     with pytest.raises(AnsibleFilterError):
         cf.canary_weights(**kwargs)
+
+
+# -- units -------------------------------------------------------------------------------------------
+
+STABLE_UNIT = '''# Managed by homelab.deploy.quadlet; edits here are overwritten.
+[Unit]
+Description=cnweb
+
+[Container]
+ContainerName=cnweb
+Image=localhost/hl-web:latest
+Pull=never
+Network=hl.network
+Environment=HL_WEB_VERSION=1
+Environment="HL_WEB_MESSAGE=hello world" OTHER=1
+PublishPort=8081:8080
+Volume=cnweb-data.volume:/data:Z
+Secret=cnweb-token,type=env,target=TOKEN
+Notify=healthy
+
+[Install]
+WantedBy=multi-user.target
+'''
+
+
+def test_canary_unit_beside_the_stable_one():
+    sections = cf.canary_unit(STABLE_UNIT, 'cnweb', 'localhost/hl-web:2', {'HL_WEB_VERSION': 2, 'MSG': 'a "b" c'})
+    body = sections['Container']
+    assert body['ContainerName'] == 'cnweb-canary' and body['Image'] == 'localhost/hl-web:2'
+    assert 'PublishPort' not in body and 'Install' not in sections
+    assert body['Environment'] == ['"HL_WEB_MESSAGE=hello world" OTHER=1', 'HL_WEB_VERSION=2', '"MSG=a \\"b\\" c"']
+    assert body['Volume'] == 'cnweb-data.volume:/data:Z' and body['Secret'] == 'cnweb-token,type=env,target=TOKEN'
+    assert body['Label'] == ['io.homelab.deploy.canary-of=cnweb'] and body['Network'] == 'hl.network'
+
+
+def test_canary_unit_promotion_keeps_everything_else():
+    sections = cf.canary_unit(STABLE_UNIT, 'cnweb', 'localhost/hl-web@sha256:ab', {'HL_WEB_VERSION': '2'}, False)
+    assert sections['Container']['ContainerName'] == 'cnweb' and sections['Container']['PublishPort'] == '8081:8080'
+    assert sections['Container']['Image'] == 'localhost/hl-web@sha256:ab'
+    assert sections['Install'] == {'WantedBy': 'multi-user.target'}
+    assert cf.canary_unit(STABLE_UNIT, 'cnweb', None, None, False)['Container']['Image'] == 'localhost/hl-web:latest'
+
+
+@pytest.mark.parametrize('text, image, env, words', [
+    ('', 'x', None, 'empty or missing'),
+    ('[Unit]\nDescription=x\n', 'x', None, 'no \\[Container\\] section'),
+    ('[Container\nImage=x\n', 'x', None, 'cannot read the stable unit'),
+    (STABLE_UNIT, '', None, 'image reference'),
+    (STABLE_UNIT, 'x', ['A=1'], 'environment must be a mapping'),
+])
+def test_canary_unit_refuses(text, image, env, words):
+    with pytest.raises(AnsibleFilterError, match=words):
+        cf.canary_unit(text, 'cnweb', image, env)
