@@ -24,7 +24,7 @@ CANARY_PLAYBOOK = os.path.join(ROOT, 'playbooks', 'canary.yml')
 STABLE_PLAYBOOK = os.path.join(ROOT, 'tests', 'integration', 'canary', 'stable.yml')
 CLEANUP_PLAYBOOK = os.path.join(ROOT, 'tests', 'integration', 'canary', 'cleanup.yml')
 BASE_VARS = {'canary_hosts': 'node', 'canary_service': SERVICE, 'canary_image': 'localhost/hl-web:latest',
-             'canary_route_public': False, 'canary_interval': 4, 'canary_steps': [20, 50],
+             'canary_route_public': False, 'canary_interval': 3, 'canary_steps': [20, 50],
              'canary_thresholds': {'min_requests': 8, 'max_p95_ms': 250}}
 
 
@@ -174,3 +174,18 @@ def test_starved_canary_pauses_then_operator_aborts(run_playbook, stable):
     assert result['decision'] == 'rollback' and result['override'] == 'abort' and result['measurements'] == []
     assert_only_stable_left()
     assert 'HL_WEB_VERSION=1' in node('cat', '/etc/containers/systemd/%s.container' % SERVICE).stdout
+
+
+@pytest.mark.parametrize('extra, words', [
+    ({'canary_pattern': 'password-manager'}, "service 'vaultwarden' is not canary-safe"),
+    ({'canary_pattern': 'web-app-with-database', 'canary_pattern_service': 'db'}, "service 'db' is not canary-safe"),
+    ({'canary_safe': False}, 'declared not canary-safe'),
+    ({'canary_thresholds': {'max_p95': 100}}, 'thresholds has unknown key(s) max_p95'),
+    ({'canary_steps': [10, 150]}, 'weights must be whole numbers from 1 to 100'),
+])
+def test_refused_before_the_host_is_touched(run_playbook, extra, words):
+    before = node('ls', '/etc/containers/systemd', '/etc/traefik/dynamic').stdout
+    res = release(run_playbook, **extra)
+    assert res.rc != 0 and any(words in f for f in res.failures()), res.failures()
+    assert not res.task_results('Read the stable service\'s route')          # never got to the host
+    assert node('ls', '/etc/containers/systemd', '/etc/traefik/dynamic').stdout == before
