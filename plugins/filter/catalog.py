@@ -167,11 +167,13 @@ def _strip_header(text):
 
 
 def _unit_diff(name, before, after):
-    before, after = mask_secrets(_strip_header(before)), mask_secrets(after)
+    """'' when the unit on the host is the catalog's; else a unified diff with credential-like values masked."""
+    before = _strip_header(before)
     if before == after:
         return ''
-    return ''.join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
+    text = ''.join(difflib.unified_diff(mask_secrets(before).splitlines(True), mask_secrets(after).splitlines(True),
                                         'host/%s' % name, 'catalog/%s' % name))
+    return text or 'credential-like values differ (masked)'
 
 
 def installed_text(unit, scope):
@@ -217,7 +219,7 @@ def plan_entry(entry, on_host, managed, options):
     svars, rendered = render_entry(entry, options)
     name = svars['pattern_service_name']
     present = [u['name'] for u in rendered['units'] if u['name'] in on_host]
-    item = {'name': name, 'vars': svars, 'source': entry['source'], 'diff': {}, 'units': [u['name'] for u in rendered['units']],
+    item = {'name': name, 'vars': svars, 'source': entry.get('source', name), 'diff': {}, 'units': [u['name'] for u in rendered['units']],
             'images': dict((u['container'], u['image']) for u in rendered['units'] if u['type'] == 'container'),
             'pattern': svars['pattern_service_pattern'], 'route': rendered['route']}
     if svars['pattern_service_state'] == 'absent':

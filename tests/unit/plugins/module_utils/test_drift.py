@@ -239,3 +239,27 @@ def test_route_served_backend_down():
     served = {'services': {'fxweb': {'name': 'fxweb@file', 'serverStatus': {'http://fxweb:8080': 'DOWN'}}}}
     found = drift.compare_route_served(['router fxweb@file is not loaded'], [], served)
     assert [(f['field'], f['remediation']) for f in found] == [('route_served', 'rewrite_route'), ('route_backend', 'restart')]
+
+
+# -- route files without PyYAML ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('spec', [
+    ROUTE,
+    dict(ROUTE, urls=['http://a:1', 'http://b:2'], priority=10, path_prefix='/app',
+         health_check={'path': '/health', 'interval': '5s'}),
+    dict(ROUTE, define_middlewares=[{'name': 'hdr', 'headers': {'frameDeny': True, 'customResponseHeaders': {'X-A': 'b'}}}]),
+])
+def test_block_yaml_reads_what_traefik_route_writes(spec):
+    config = traefik.render_config(spec)
+    assert drift.read_block_yaml(traefik.render_file(config)) == config
+
+
+def test_block_yaml_reads_a_hand_edit_in_the_same_style():
+    text = traefik.render_file(traefik.render_config(ROUTE)).replace('"http://fxweb:8080"', 'http://fxweb:9090')
+    assert drift.read_block_yaml(text)['http']['services']['fxweb']['loadBalancer']['servers'] == [{'url': 'http://fxweb:9090'}]
+
+
+@pytest.mark.parametrize('text', ['http: {routers: {}}\n', 'http:\n  routers: [a, b]\n', 'http:\n  - a\n    b: 1\n'])
+def test_block_yaml_refuses_other_styles(text):
+    with pytest.raises(drift.BlockYamlError):
+        drift.read_block_yaml(text)
