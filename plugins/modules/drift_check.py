@@ -11,8 +11,8 @@ module: drift_check
 short_description: Report configuration drift between Quadlet units, Traefik routes and what actually runs
 version_added: 0.2.0
 description:
-  - Compares every C(.container) unit in the unit directory of O(scope) with the container that runs for it:
-    image (tag and digest), command, entrypoint, environment, volumes and their options (ro/rw, C(:z)/C(:Z)),
+  - Compares every C(.container) unit in the unit directory of O(scope) with the container that runs for it -
+    image (tag and digest), command, entrypoint, environment, volumes and their options (ro/rw, SELinux z/Z),
     published ports, networks, labels, podman memory/CPU limits, health settings and user.
   - Compares the unit file on disk with what systemd has loaded (a daemon-reload pending) and the systemd cgroup
     limits (C(MemoryMax), C(MemoryHigh), C(MemoryLow), C(MemoryMin), C(CPUQuota), C(CPUWeight)) with the
