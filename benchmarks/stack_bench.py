@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: homelab.deploy contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -128,9 +127,9 @@ def shell_script(rendered):
             cmd = 'podman exec %s %s' % (check['container'], ' '.join(shlex.quote(a) for a in check['command']))
             cmd += ' | grep -qE %s' % shlex.quote(check['stdout_regex']) if check.get('stdout_regex') else ' >/dev/null'
         else:
-            cmd = 'curl -fsS -H %s %s | grep -qE %s' % (shlex.quote('Host: ' + check['http']['host']),
-                                                     shlex.quote(check['http']['url']),
-                                                     shlex.quote(check['http']['body_regex'] or '.'))
+            http = check['http']
+            quoted = [shlex.quote(x) for x in ('Host: ' + http['host'], http['url'], http['body_regex'] or '.')]
+            cmd = 'curl -fsS -H %s %s | grep -qE %s' % tuple(quoted)
         lines.append('for i in $(seq 10); do if %s; then break; fi; [ $i = 10 ] && exit 1; sleep 1; done' % cmd)
     return '\n'.join(lines)
 

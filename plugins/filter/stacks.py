@@ -420,9 +420,11 @@ def stack_rollback_plan(rendered, files, touched, unit_dir, dynamic_dir='/etc/tr
     def existed(path):
         return files.get(path) is not None
     services = [name for name in rendered['rollback_order'] if name in (touched.get('services') or [])]
-    routes = [name for name in (touched.get('routes') or [])]
-    infra = [name for name in (touched.get('infra') or [])]
-    unit = lambda name: '%s/%s' % (unit_dir, name)  # noqa: E731
+    routes = list(touched.get('routes') or [])
+    infra = list(touched.get('infra') or [])
+
+    def unit(name):
+        return '%s/%s' % (unit_dir, name)
     return {
         'restore': [s for s in services if existed(unit(rendered['services'][s]['name']))],
         'remove': [s for s in services if not existed(unit(rendered['services'][s]['name']))],
