@@ -274,9 +274,11 @@ def _with_line(record):
     """The measurement's one-line progress report (time, weight, success rate, p95, errors, verdict)."""
     canary = record.get('canary') or {}
     stable = record.get('stable') or {}
-    parts = ['%s' % (record.get('at') or '-'), 'weight %s%%' % ('-' if record.get('weight') is None else record['weight']),
-             'canary %s req, success %s, p95 %s, %s errors' % (canary.get('requests', 0), _percent(canary.get('success_rate')),
-                                                              _ms(canary.get('p95_ms')), canary.get('errors', 0))]
+    weight = '-' if record.get('weight') is None else record['weight']
+    parts = ['%s' % (record.get('at') or '-'), 'weight %s%%' % weight,
+             'canary %s req, success %s, p95 %s, %s errors' % (
+                 canary.get('requests', 0), _percent(canary.get('success_rate')), _ms(canary.get('p95_ms')),
+                 canary.get('errors', 0))]
     if stable:
         parts.append('stable %s req, success %s, p95 %s' % (stable['requests'], _percent(stable['success_rate']),
                                                             _ms(stable['p95_ms'])))

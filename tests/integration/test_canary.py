@@ -5,7 +5,6 @@ While the playbook runs, a thread plays the users: it sends requests to the serv
 (the harness forwards HLNODE_FORWARD to the node's port 80) and counts every answer. Intervals are seconds, so
 the four cases take a few minutes together.
 """
-import json
 import os
 import subprocess
 import threading
