@@ -305,4 +305,3 @@ class FilterModule(object):
             'drift_route_args': route_args,
             'catalog_service_vars': service_vars,
         }
-

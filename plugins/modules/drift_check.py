@@ -216,12 +216,12 @@ services:
         - {field: env.HL_WEB_VERSION, declared: "1", running: "2", remediation: restart,
            impact: the application runs with other settings than declared, detail: null}
 unmanaged:
-  description: Containers no unit declares, in the same shape as O(services) (field C(unmanaged), remediation C(review)).
+  description: Containers no unit declares, in the same shape as RV(services) (field C(unmanaged), remediation C(review)).
   returned: always
   type: list
   elements: dict
 routes:
-  description: One entry per declared route and route file, in the same shape as O(services).
+  description: One entry per declared route and route file, in the same shape as RV(services).
   returned: always
   type: list
   elements: dict
