@@ -188,3 +188,18 @@ def test_refused_before_the_host_is_touched(run_playbook, extra, words):
     assert res.rc != 0 and any(words in f for f in res.failures()), res.failures()
     assert not res.task_results('Read the stable service\'s route')          # never got to the host
     assert node('ls', '/etc/containers/systemd', '/etc/traefik/dynamic').stdout == before
+
+
+def test_one_run_per_service_and_a_killed_runs_lock_is_taken_over(run_playbook):
+    lock = '/run/homelab-deploy/canary/cnlock.lock'
+    assert node('mkdir', '-p', lock).returncode == 0                      # a run in progress
+    try:
+        res = release(run_playbook, canary_service='cnlock')
+        assert res.rc != 0 and any('another canary run of cnlock holds' in f for f in res.failures()), res.failures()
+        assert node('test', '-d', lock).returncode == 0                   # the other run's lock stays
+        assert node('touch', '-d', '-10 minutes', lock).returncode == 0   # ... until nobody renews it (killed run)
+        res = release(run_playbook, canary_service='cnlock')              # taken over: fails on the missing route
+        assert res.rc != 0 and res.task_results("Read the stable service's route"), res.failures()
+        assert node('test', '-e', lock).returncode != 0                   # and released at the end
+    finally:
+        node('rm', '-rf', lock)
