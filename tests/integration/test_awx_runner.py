@@ -4,6 +4,7 @@ deploy_history callback enabled) against the real node, several times: refused, 
 by the configured ceiling, allowed at level 2, failed on bad input. Then the recorded history is checked, the
 analytics playbook's numbers are recomputed here from the raw SQLite rows, and the chart and metrics are read.
 """
+import http.server
 import json
 import os
 import random
@@ -12,6 +13,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import namedtuple
@@ -67,6 +69,19 @@ class Runs(object):
         return self.run('playbooks/deploy_service.yml', extra_vars)
 
 
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """A notification endpoint: keeps every JSON body POSTed to it."""
+    received = []
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        Receiver.received.append(json.loads(self.rfile.read(int(self.headers['Content-Length']))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):  # pylint: disable=arguments-differ
+        pass
+
+
 def node(*argv):
     return subprocess.run(HLNODE + ['exec', '--'] + list(argv), capture_output=True, text=True, check=False)
 
@@ -91,6 +106,8 @@ def series(inventory, traefik_on_node):
     level2 = {'max_level': 2, 'requirements': REQUIREMENTS}
     started = time.time()
     results = {}
+    server = http.server.HTTPServer(('127.0.0.1', 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         results['refused_level1'] = runs.deploy(good, level2)
         results['present_after_refusal'] = node('podman', 'container', 'exists', name + '-app').returncode == 0
@@ -98,7 +115,8 @@ def series(inventory, traefik_on_node):
         results['present_after_rollback'] = node('test', '-e', '/etc/containers/systemd/%s-app.container' % name).returncode == 0
         results['success1'] = runs.deploy(good, level2, approved=True)
         results['refused_ceiling'] = runs.deploy(good, {'max_level': 1, 'requirements': REQUIREMENTS})
-        results['allowed_level2'] = runs.deploy(good, level2)
+        results['allowed_level2'] = runs.deploy(good, level2,
+                                                deploy_notify_url='http://127.0.0.1:%d/hook' % server.server_port)
         results['bad_input'] = runs.deploy(good, level2, approved=True, deploy_pattern='no-such-pattern',
                                            deploy_name=name + '-bad')
         results['analytics'] = runs.run('playbooks/analytics.yml', {
@@ -106,6 +124,7 @@ def series(inventory, traefik_on_node):
             'analytics_manual_minutes': 20, 'analytics_automation': level2})
         yield Series(name=name, runs=runs, results=results, started=started)
     finally:
+        server.shutdown()
         cleanup = os.path.join(work, 'cleanup.yml')
         with open(cleanup, 'w') as handle:
             handle.write('- hosts: node\n  gather_facts: false\n  tasks:\n    - ansible.builtin.include_role:\n'
@@ -228,3 +247,10 @@ def test_unwritable_store_only_warns(series):
     out = runner.stdout.read()
     assert 'the deployment history was NOT recorded' in out
     assert runner.status == 'failed' and 'no-such-pattern' in out  # the deploy's own failure, not the store's
+
+
+def test_level_3_notification_is_sent_and_recorded(series):
+    recs = rows(series.runs.db)
+    assert [(e['name'], e['outcome'], e['automation_level']) for e in Receiver.received] == [(series.name, 'success', 2)]
+    assert json.loads(recs[4]['details'])['notified'] is True
+    assert json.loads(recs[2]['details'])['notified'] is None
