@@ -18,7 +18,7 @@ description:
     controller user).
   - A host that failed or was unreachable without publishing any event still gets a record (kind C(run),
     outcome C(failed), the failed task and its message as the cause), so a play that fails early is not
-    missing from the history.
+    missing from the history; not under C(--check), which deploys nothing.
   - The store uses WAL mode and a busy timeout, so many concurrent AWX jobs can write to one file.
   - An unwritable or broken store only produces a warning; the run's result is never changed.
   - Enable it with C(ANSIBLE_CALLBACKS_ENABLED=homelab.deploy.deploy_history) or C(callbacks_enabled) in the
@@ -45,6 +45,7 @@ import os
 import time
 import uuid
 
+from ansible import context
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
 
@@ -169,7 +170,9 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats):
         try:
             events = published_events(stats)
-            events += unpublished_failures(self.failures, events, self.playbook, self.started)
+            if not (context.CLIARGS or {}).get('check'):
+                # a check-mode run deploys nothing; its failures are not deployments that failed
+                events += unpublished_failures(self.failures, events, self.playbook, self.started or time.time())
             events = [e for e in events if self.usable(e)]
             if not events:
                 return

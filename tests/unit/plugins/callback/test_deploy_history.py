@@ -88,6 +88,15 @@ def test_a_host_failing_before_publishing_gets_a_failed_record(tmp_path):
     assert recs['published']['kind'] == 'deploy'
 
 
+def test_check_mode_failures_are_not_recorded(tmp_path, monkeypatch):
+    monkeypatch.setattr(cbmod.context, 'CLIARGS', {'check': True})
+    db = tmp_path / 'h.sqlite'
+    cb = callback(str(db))
+    cb.v2_runner_on_failed(Result('node', 'Pre-flight', {'msg': 'would fail'}))
+    cb.v2_playbook_on_stats(AggregateStats())
+    assert not db.exists()
+
+
 def test_nothing_published_nothing_failed_writes_nothing(tmp_path):
     db = tmp_path / 'h.sqlite'
     callback(str(db)).v2_playbook_on_stats(AggregateStats())
