@@ -266,17 +266,18 @@ def _check(level, req, deploys, integrations):
     successes = sum(1 for r in deploys if r['outcome'] == 'success')
     rate = _rate(successes, len(deploys)) or 0.0
     k = int(req['rollback_free_last'])
-    last = deploys[-k:] if k else []
-    rollback_free = len(deploys) >= k and not any(r['outcome'] == 'rolled_back' or r['kind'] == 'rollback' for r in last)
+    streak = 0  # latest deployments in a row without a rollback
+    for rec in reversed(deploys):
+        if rec['outcome'] == 'rolled_back' or rec['kind'] == 'rollback':
+            break
+        streak += 1
     missing = [i for i in req['integrations'] if i not in integrations]
     return [
         {'level': level, 'name': 'successful_deployments', 'required': int(req['successful_deployments']),
          'actual': successes, 'met': successes >= int(req['successful_deployments'])},
         {'level': level, 'name': 'success_rate', 'required': float(req['success_rate']), 'actual': rate,
          'met': rate >= float(req['success_rate'])},
-        {'level': level, 'name': 'rollback_free_last', 'required': k,
-         'actual': sum(1 for r in last if r['outcome'] == 'rolled_back' or r['kind'] == 'rollback'),
-         'met': rollback_free},
+        {'level': level, 'name': 'rollback_free_last', 'required': k, 'actual': streak, 'met': streak >= k},
         {'level': level, 'name': 'integrations', 'required': list(req['integrations']), 'actual': list(integrations),
          'met': not missing},
     ]

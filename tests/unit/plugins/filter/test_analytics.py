@@ -129,6 +129,9 @@ def test_level_report_requirements_and_readiness():
     assert level3['successful_deployments'] == {'level': 3, 'name': 'successful_deployments', 'required': 25,
                                                 'actual': 20, 'met': False}
     assert level3['integrations']['met'] and rep['readiness'] == 75.0 and not rep['ready_for_next']
+    assert level3['rollback_free_last']['actual'] == 20 and level3['rollback_free_last']['met']
+    broken = an.automation_level(successes(3) + [rec(T0 + 9, 'rolled_back')] + successes(1, 20), {'max_level': 2})
+    assert [r['actual'] for r in broken['requirements'] if r['name'] == 'rollback_free_last'][0] == 1
     capped = an.automation_level(successes(60), {'max_level': 2, 'integrations': ['notification', 'scheduler']})
     assert capped['level'] == 2 and capped['earned_level'] == 4 and capped['limited_by_config']
     assert capped['readiness'] == 100.0 and not capped['ready_for_next']
