@@ -34,6 +34,7 @@ from ansible_collections.homelab.deploy.plugins.filter import analytics_report a
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _history as h  # noqa: E402
 
 YEAR = 365 * 86400.0
+FAILURE = {'check': 'health', 'cause': 'app did not become healthy', 'evidence': 'x' * 400}
 START = 1735689600.0  # 2025-01-01
 
 
@@ -44,8 +45,7 @@ def event(rng, started):
             'images': {'app': 'localhost/hl-web@sha256:%064x' % rng.getrandbits(256)}, 'strategy': 'direct',
             'outcome': outcome, 'started': started, 'duration': rng.uniform(5, 300),
             'phases': {'preflight': rng.uniform(1, 10), 'deploy': rng.uniform(5, 200), 'verify': rng.uniform(1, 20)},
-            'failure': None if outcome == 'success' else {'check': 'health', 'cause': 'app did not become healthy',
-                                                           'evidence': 'x' * 400},
+            'failure': None if outcome == 'success' else FAILURE,
             'details': {}}
 
 
