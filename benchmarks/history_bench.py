@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: homelab.deploy contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -59,7 +58,7 @@ def fill(db, count, rng):
 def time_append(db, rng, runs=30):
     times = []
     for i in range(runs):
-        events = [event(rng, START + YEAR + i) for _ in range(3)]
+        events = [event(rng, START + YEAR + i + n / 10.0) for n in range(3)]
         began = time.perf_counter()
         h.append_events(db, events, 'bench-%d' % i)
         times.append(time.perf_counter() - began)
