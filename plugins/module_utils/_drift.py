@@ -14,6 +14,8 @@ import fnmatch
 import json
 import re
 
+from ansible_collections.homelab.deploy.plugins.module_utils._podman import MASK, mask_secrets
+
 MANAGED_LABEL = 'io.homelab.deploy.managed'
 # Filled in by podman, quadlet or the image itself: never drift.
 DEFAULT_IGNORED_ENV = ('HOSTNAME', 'HOME', 'container', 'TERM')
@@ -160,15 +162,28 @@ def compare_env(spec, info, image, ignored_env):
     declared = dict(spec.get('env') or {})
     running = pairs_to_dict((info.get('Config') or {}).get('Env'))
     baseline = pairs_to_dict((image.get('Config') or {}).get('Env')) if image else {}
+    # podman secrets of type=env land in the environment; their values are not ours to compare (or print)
+    secret_keys = set(s['target'] for s in spec.get('secrets') or [] if s.get('type') == 'env')
+    # with EnvironmentFile= the file's variables are declared too, but only the host knows them
+    extra_allowed = bool(spec.get('env_files'))
     out = []
     for key in sorted(set(declared) | set(running)):
-        if key in ignored_env:
+        if key in ignored_env or key in secret_keys:
+            continue
+        if extra_allowed and key not in declared:
             continue
         want = declared.get(key, baseline.get(key))
         got = running.get(key)
         if want != got:
-            out.append(finding('env.%s' % key, want, got))
+            out.append(finding('env.%s' % key, *_masked(key, want, got)))
     return out
+
+
+def _masked(key, *values):
+    """Values of credential-like variables never leave the host."""
+    if mask_secrets('%s=x' % key) == '%s=x' % key:
+        return values
+    return tuple(None if value is None else MASK for value in values)
 
 
 def compare_labels(spec, info, image, ignored_labels):

@@ -263,3 +263,16 @@ def test_block_yaml_reads_a_hand_edit_in_the_same_style():
 def test_block_yaml_refuses_other_styles(text):
     with pytest.raises(drift.BlockYamlError):
         drift.read_block_yaml(text)
+
+
+def test_env_secrets_and_environment_files_are_not_drift():
+    clean = info('inspect_clean.json', 'fxweb')
+    with_secret = json.loads(json.dumps(clean))
+    with_secret['Config']['Env'].append('DB_PASSWORD=s3cret')
+    spec = unit()['spec']
+    found = drift.compare_env(spec, with_secret, fixture('image_inspect.json')[0], set(drift.DEFAULT_IGNORED_ENV))
+    assert [(f['field'], f['declared'], f['running']) for f in found] == [('env.DB_PASSWORD', None, '********')]
+    spec_secret = unit(fixture('fxweb.container').replace('[Container]\n', '[Container]\nSecret=db,type=env,target=DB_PASSWORD\n'))['spec']
+    assert drift.compare_env(spec_secret, with_secret, fixture('image_inspect.json')[0], set(drift.DEFAULT_IGNORED_ENV)) == []
+    spec_file = unit(fixture('fxweb.container').replace('[Container]\n', '[Container]\nEnvironmentFile=/etc/fx.env\n'))['spec']
+    assert drift.compare_env(spec_file, with_secret, fixture('image_inspect.json')[0], set(drift.DEFAULT_IGNORED_ENV)) == []
