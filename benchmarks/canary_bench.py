@@ -103,9 +103,12 @@ def main():
     print('canary_analyze: %.2f ms per call for a %d-line scrape; %.5f of the %.1f s interval it judged'
           % (analyze_ms, len(after.splitlines()), analyze_ms / 1000.0 / interval, interval))
     print(result['line'])
-    router = cf.counters_delta(*[dict(cf.service_counters([(n.replace('router', 'service'), l, v) for n, l, v in cf.parse_metrics(t)
-                                                             if n == 'traefik_router_requests_total'], SVC + '@file'),
-                                      buckets={}) for t in (after, before)])
+    router_scrapes = []
+    for text in (after, before):
+        samples = [(n.replace('router', 'service'), labels, v) for n, labels, v in cf.parse_metrics(text)
+                   if n == 'traefik_router_requests_total']
+        router_scrapes.append(dict(cf.service_counters(samples, SVC + '@file'), buckets={}))
+    router = cf.counters_delta(*router_scrapes)
     print('client codes %s; Traefik canary codes %s, stable codes %s, router codes %s' % (
         json.dumps(dict((str(c), sum(1 for a in answers if a[0] == c)) for c in set(a[0] for a in answers))),
         traefik['codes'], result['stable']['codes'], dict((k, int(v)) for k, v in router['codes'].items())))

@@ -17,4 +17,4 @@ TARGETS = sorted(d for d in os.listdir(TARGETS_DIR) if os.path.isfile(os.path.jo
 def test_target(target, run_playbook, traefik_on_node):
     res = run_playbook(os.path.join(TARGETS_DIR, target, 'playbook.yml'))
     assert res.rc == 0, 'target %s failed:\n%s' % (target, '\n'.join(res.failures()))
-    assert res.stats, 'target %s produced no recap: %s' % (target, res.raw[-2000:])
+    assert res.stats, 'target %s produced no recap: %s' % (target, res.stdout[-2000:])
