@@ -94,12 +94,11 @@ def main():
         timings.append(time.perf_counter() - start)
     analyze_ms = sorted(timings)[len(timings) // 2] * 1000.0
     traefik = result['canary']
-    print('canary answers: client %d, Traefik %d, ratio %.3f' % (client['requests'], traefik['requests'],
-                                                                  traefik['requests'] / float(client['requests'])))
-    print('success rate:   client %.3f, Traefik %.3f, ratio %.3f' % (client['success_rate'], traefik['success_rate'],
-                                                                     traefik['success_rate'] / client['success_rate']))
-    print('p95 (ms):       client %.1f, Traefik buckets %.1f, ratio %.3f' % (client['p95_ms'], traefik['p95_ms'],
-                                                                             traefik['p95_ms'] / client['p95_ms']))
+    rows = (('canary answers: ', 'client %d, Traefik %d', client['requests'], traefik['requests']),
+            ('success rate:   ', 'client %.3f, Traefik %.3f', client['success_rate'], traefik['success_rate']),
+            ('p95 (ms):       ', 'client %.1f, Traefik buckets %.1f', client['p95_ms'], traefik['p95_ms']))
+    for label, fmt, seen_by_client, seen_by_traefik in rows:
+        print(label + fmt % (seen_by_client, seen_by_traefik) + ', ratio %.3f' % (seen_by_traefik / float(seen_by_client)))
     print('canary_analyze: %.2f ms per call for a %d-line scrape; %.5f of the %.1f s interval it judged'
           % (analyze_ms, len(after.splitlines()), analyze_ms / 1000.0 / interval, interval))
     print(result['line'])
