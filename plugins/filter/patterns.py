@@ -52,12 +52,14 @@ _SCHEMA_CACHE = {}
 class PatternError(AnsibleFilterError):
     """A pattern or an override is invalid; the message lists every problem as `source: key.path: reason`."""
 
+    what = 'invalid pattern data'
+
     def __init__(self, source, problems):
         self.source = source
         self.problems = problems
         lines = ['%s: %s: %s' % (source, path or '(top level)', reason) for path, reason in problems]
-        super(PatternError, self).__init__('invalid pattern data (%d problem%s):\n%s' % (
-            len(problems), '' if len(problems) == 1 else 's', '\n'.join(lines)))
+        super(PatternError, self).__init__('%s (%d problem%s):\n%s' % (
+            self.what, len(problems), '' if len(problems) == 1 else 's', '\n'.join(lines)))
 
 
 # -- loading ---------------------------------------------------------------------------------------

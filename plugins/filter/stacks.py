@@ -24,8 +24,8 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
 from ansible_collections.homelab.deploy.plugins.filter.patterns import (
-    COLLECTION_ROOT, INSTANCE_RE, LABEL_PREFIX, _require_jsonschema, load_schema, merge, pattern_load, quote_word,
-    render_text, schema_problems)
+    COLLECTION_ROOT, INSTANCE_RE, LABEL_PREFIX, PatternError, _require_jsonschema, load_schema, merge, pattern_load,
+    quote_word, render_text, schema_problems)
 
 STACKS_DIR = os.path.join(COLLECTION_ROOT, 'stacks')
 STACK_SCHEMA_PATH = os.path.join(STACKS_DIR, 'schema', 'stack.schema.json')
@@ -34,15 +34,10 @@ DEFAULT_TIMEOUT = 120
 PATTERN_KEYS = ('image', 'description', 'command', 'environment', 'healthcheck')
 
 
-class StackError(AnsibleFilterError):
+class StackError(PatternError):
     """A stack is invalid; the message lists every problem as `source: key.path: reason`."""
 
-    def __init__(self, source, problems):
-        self.source = source
-        self.problems = problems
-        lines = ['%s: %s: %s' % (source, path or '(top level)', reason) for path, reason in problems]
-        super(StackError, self).__init__('invalid stack (%d problem%s):\n%s' % (
-            len(problems), '' if len(problems) == 1 else 's', '\n'.join(lines)))
+    what = 'invalid stack'
 
 
 # -- reading -----------------------------------------------------------------------------------------------
