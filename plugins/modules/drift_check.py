@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: drift_check
 short_description: Report configuration drift between Quadlet units, Traefik routes and what actually runs
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Compares every C(.container) unit in the unit directory of O(scope) with the container that runs for it -
     image (tag and digest), command, entrypoint, environment, volumes and their options (ro/rw, SELinux z/Z),

@@ -103,7 +103,6 @@ options:
         writing, reloading or queueing fails. Mutually exclusive with O(wait_healthy=true).
     type: bool
     default: false
-    version_added: 0.2.0
   health_timeout:
     description: Seconds to wait for health with O(wait_healthy=true).
     type: int
