@@ -144,11 +144,17 @@ def default_target(scope_name):
 
 
 def secret_like_environment(unit, unit_type):
-    """Environment= names that look like credentials (they belong in podman secrets)."""
+    """Environment= names that look like credentials (they belong in podman secrets).
+
+    NAME_FILE=/path is the images' convention for "read the credential from this file" (a mounted secret): the
+    value is a path, not a credential, so it is no reason to warn.
+    """
     names = []
     for value in unit.get_all(UNIT_TYPES[unit_type][0], 'Environment'):
         for word in value.split():
-            key = word.strip('"\'').partition('=')[0]
+            key, _sep, val = word.strip('"\'').partition('=')
+            if key.upper().endswith('_FILE') and val.startswith('/'):
+                continue
             if mask_secrets(word) != word:
                 names.append(key)
     return names

@@ -218,6 +218,8 @@ def test_install_targets(text, expected):
     ('[Container]\nEnvironment=POSTGRES_PASSWORD=x MODE=prod\n', ['POSTGRES_PASSWORD']),
     ('[Container]\nEnvironment="API_TOKEN=a b"\nEnvironment=db_secret=1\n', ['API_TOKEN', 'db_secret']),
     ('[Container]\nEnvironment=HL_WEB_VERSION=2\nSecret=db-pass,type=env,target=PGPASSWORD\n', []),
+    ('[Container]\nEnvironment=POSTGRES_PASSWORD_FILE=/run/secrets/db-pass\n', []),
+    ('[Container]\nEnvironment=POSTGRES_PASSWORD_FILE=hunter2\n', ['POSTGRES_PASSWORD_FILE']),
 ])
 def test_secret_like_environment(text, expected):
     assert quadlet.secret_like_environment(unit(text), 'container') == expected
