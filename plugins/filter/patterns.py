@@ -204,28 +204,27 @@ def size_bytes(text):
     return int(text[:-1]) * SIZE_UNITS[text[-1]]
 
 
-def _dependency_cycle(services):
-    """A list of services forming a depends_on cycle, or None."""
+def find_cycle(deps):
+    """One dependency cycle as [a, b, ..., a], or None. deps: {name: [names it depends on]} (known names only)."""
     state = {}
 
     def visit(name, trail):
-        if state.get(name) == 'done':
-            return None
-        if state.get(name) == 'active':
-            return trail[trail.index(name):] + [name]
-        state[name] = 'active'
-        for dep in services[name].get('depends_on', []):
-            if dep in services:
-                cycle = visit(dep, trail + [name])
-                if cycle:
-                    return cycle
+        state[name] = 'visiting'
+        for dep in deps.get(name, []):
+            if state.get(dep) == 'visiting':
+                return trail[trail.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep, trail + [dep])
+                if found:
+                    return found
         state[name] = 'done'
         return None
 
-    for name in sorted(services):
-        cycle = visit(name, [])
-        if cycle:
-            return cycle
+    for name in sorted(deps):
+        if name not in state:
+            found = visit(name, [name])
+            if found:
+                return found
     return None
 
 
@@ -263,7 +262,8 @@ def _reference_problems(pattern):
     problems = []
     for name, svc in sorted(services.items()):
         problems.extend(_service_problems(pattern, name, svc, services))
-    cycle = _dependency_cycle(enabled)
+    cycle = find_cycle(dict((name, [dep for dep in svc.get('depends_on', []) if dep in enabled])
+                            for name, svc in enabled.items()))
     if cycle:
         problems.append(('services', 'depends_on forms a cycle: %s' % ' -> '.join(cycle)))
     refs = [('routing.service', (pattern.get('routing') or {}).get('service')),

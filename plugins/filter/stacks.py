@@ -24,8 +24,8 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
 from ansible_collections.homelab.deploy.plugins.filter.patterns import (
-    COLLECTION_ROOT, INSTANCE_RE, LABEL_PREFIX, PatternError, _require_jsonschema, load_schema, merge, pattern_load,
-    quote_word, render_text, schema_problems)
+    COLLECTION_ROOT, INSTANCE_RE, LABEL_PREFIX, PatternError, _require_jsonschema, find_cycle, load_schema, merge,
+    pattern_load, quote_word, render_text, schema_problems)
 
 STACKS_DIR = os.path.join(COLLECTION_ROOT, 'stacks')
 STACK_SCHEMA_PATH = os.path.join(STACKS_DIR, 'schema', 'stack.schema.json')
@@ -95,30 +95,6 @@ def _source_of(source, stacks_dir, source_name):
 
 
 # -- cross-references ---------------------------------------------------------------------------------------
-
-def find_cycle(deps):
-    """One dependency cycle as [a, b, ..., a], or None. deps: {name: [names it depends on]} (known names only)."""
-    state = {}
-
-    def visit(name, trail):
-        state[name] = 'visiting'
-        for dep in deps.get(name, []):
-            if state.get(dep) == 'visiting':
-                return trail[trail.index(dep):] + [dep]
-            if dep not in state:
-                found = visit(dep, trail + [dep])
-                if found:
-                    return found
-        state[name] = 'done'
-        return None
-
-    for name in sorted(deps):
-        if name not in state:
-            found = visit(name, [name])
-            if found:
-                return found
-    return None
-
 
 def dependency_problems(entries):
     """Problems of [(name, depends_on)] pairs: duplicate names, unknown or self dependencies, one cycle."""
