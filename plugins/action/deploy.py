@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The deploy executor (controller side): turns a plan into host transactions and prints progress.
+
+One quadlet_apply call applies every unit of the plan (all phases, health waits, rollback) under one host lock;
+then the routes go through traefik_route; then the verification checks run on the host, and a failure there
+reverts the committed transaction. The history event is built once, by plugin_utils._events.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _events as events
+
+display = Display()
+
+APPLY = 'homelab.deploy.quadlet_apply'
+ROUTE = 'homelab.deploy.traefik_route'
+# traefik_route options a plan's route may carry (anything else in it, such as the logical service, is ours)
+ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priority', 'middlewares', 'define_middlewares',
+              'urls', 'weighted', 'pass_host_header', 'health_check', 'tls', 'public', 'required_middlewares',
+              'policy_exempt', 'policy_exempt_reason', 'confirm', 'confirm_timeout', 'dynamic_dir', 'api_url', 'mode')
+TRAEFIK_KEYS = ('dynamic_dir', 'api_url', 'entrypoints')
+
+ARGUMENT_SPEC = dict(
+    plan=dict(type='dict', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    purge=dict(type='bool', default=False),
+    secrets=dict(type='dict', default={}, no_log=True),
+    user=dict(type='str'),
+    pin_images=dict(type='bool', default=True),
+    rollback=dict(type='bool', default=True),
+    verify=dict(type='bool', default=True),
+    checks=dict(type='list', elements='dict', default=[]),
+    lock_timeout=dict(type='int', default=120),
+    health_interval=dict(type='float', default=1.0),
+    traefik=dict(type='dict', default={}),
+    event=dict(type='dict', default={}),
+    publish=dict(type='bool', default=True),
+)
+
+
+class ActionModule(ActionBase):
+    """Run a plan on one host: units in one transaction, routes, verification; progress and one history event."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        super(ActionModule, self).run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        self.task_vars = task_vars or {}
+        self.args = args
+        self.plan = args['plan']
+        self.started = time.time()
+        self.check_mode = bool(self._task.check_mode)
+        try:
+            return self.deploy() if args['state'] == 'present' else self.remove()
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    # -- host calls -------------------------------------------------------------------------------------------
+
+    def call(self, module, module_args):
+        result = self._execute_module(module_name=module, module_args=module_args, task_vars=self.task_vars)
+        result.pop('invocation', None)
+        return result
+
+    def apply_args(self, **extra):
+        scope = self.plan.get('scope', 'system')
+        base = {'name': self.plan['name'], 'scope': scope, 'lock_timeout': self.args['lock_timeout'],
+                'health_interval': self.args['health_interval'], 'rollback': self.args['rollback']}
+        if scope == 'user':
+            base['user'] = self.args['user']
+        base.update(extra)
+        return base
+
+    def units(self, state='present'):
+        out = []
+        for index, phase in enumerate(self.plan['phases']):
+            for unit in phase:
+                item = {'name': unit['name'], 'phase': index, 'state': state}
+                if state == 'present':
+                    item.update(content=unit['text'], wait=bool(unit.get('wait', unit['name'].endswith('.container'))),
+                                timeout=int(unit.get('timeout') or 120))
+                else:
+                    item['purge'] = self.args['purge'] or unit['name'].endswith('.container')
+                out.append(item)
+        return out
+
+    def route_args(self, route, state='present'):
+        args = dict((k, v) for k, v in route.items() if k in ROUTE_ARGS and v is not None)
+        for key in TRAEFIK_KEYS:
+            if key not in args and self.args['traefik'].get(key) is not None:
+                args[key] = self.args['traefik'][key]
+        if state == 'absent':
+            args = dict((k, v) for k, v in args.items() if k in ('name', 'dynamic_dir', 'api_url'))
+            args['state'] = 'absent'
+        return args
+
+    # -- present ----------------------------------------------------------------------------------------------
+
+    def deploy(self):
+        routes = self.plan.get('routes') or []
+        checks = ((self.plan.get('verify') or []) + self.args['checks']) if self.args['verify'] else []
+        inline_checks = checks if not routes else []
+        applied = self.call(APPLY, self.apply_args(units=self.units(), secrets=self.args['secrets'],
+                                                    pin_images=self.args['pin_images'], verify=inline_checks))
+        self.show_phases(applied)
+        if applied.get('failed'):
+            return self.finish(applied, [], 'rolled_back' if (applied.get('rollback') or {}).get('ok') else 'failed')
+        routed, failed = self.apply_routes(routes)
+        if failed is None and routes and checks and not self.check_mode:
+            failed = self.call(APPLY, self.apply_args(verify=checks))
+            if failed.get('failed'):
+                self.withdraw(routed)
+                applied['seconds'] = dict(applied.get('seconds') or {}, verify=(failed.get('seconds') or {}).get('verify'))
+                return self.finish(dict(failed, phases=applied.get('phases'), units=applied.get('units')), routed,
+                                   'rolled_back' if (failed.get('rollback') or {}).get('ok') else 'failed')
+            applied['seconds'] = dict(applied.get('seconds') or {}, verify=(failed.get('seconds') or {}).get('verify'))
+            applied['verify'] = failed.get('verify')
+            failed = None
+        if failed is not None:
+            reverted = self.call(APPLY, self.apply_args(revert=True)) if not self.check_mode else {}
+            self.withdraw(routed)
+            failure = {'service': failed.get('route'), 'check': 'route', 'cause': failed.get('msg'),
+                       'evidence': to_text(failed.get('traefik_errors') or '')}
+            ok = not reverted.get('failed')
+            return self.finish(dict(applied, failed=True, msg=failed.get('msg'), failure=failure,
+                                    rollback=dict(reverted.get('rollback') or {}, ok=ok)), routed,
+                               'rolled_back' if ok else 'failed')
+        return self.finish(applied, routed, 'success')
+
+    def apply_routes(self, routes):
+        """(names of changed routes with their previous text, the first failed result or None)."""
+        changed = []
+        for route in routes:
+            result = self.call(ROUTE, self.route_args(route))
+            if result.get('failed'):
+                return changed, dict(result, route=route['name'])
+            if result.get('changed'):
+                changed.append({'name': route['name'], 'route': route,
+                                'new': not ((result.get('diff') or {}).get('before'))})
+        return changed, None
+
+    def withdraw(self, routed):
+        """Routes this run added go away again (a changed route's previous file is not ours to rebuild)."""
+        for item in routed:
+            if item['new'] and not self.check_mode:
+                self.call(ROUTE, self.route_args(item['route'], 'absent'))
+
+    # -- absent -----------------------------------------------------------------------------------------------
+
+    def remove(self):
+        routed = []
+        for route in self.plan.get('routes') or []:
+            result = self.call(ROUTE, self.route_args(route, 'absent'))
+            if result.get('failed'):
+                raise AnsibleActionFail('cannot withdraw route %s: %s' % (route['name'], result.get('msg')))
+            if result.get('changed'):
+                routed.append({'name': route['name']})
+        removed = self.call(APPLY, self.apply_args(units=self.units('absent')))
+        return self.finish(removed, routed, 'failed' if removed.get('failed') else 'success', kind='remove')
+
+    # -- output -----------------------------------------------------------------------------------------------
+
+    def show_phases(self, applied):
+        for line in (applied.get('recovered_lines') or []) + events.phase_lines(self.plan, applied):
+            display.display(line)
+
+    def finish(self, applied, routed, outcome, kind=None):
+        total = time.time() - self.started
+        names = [r['name'] for r in routed]
+        summary = events.summary_lines(self.plan, applied, names, total)
+        if applied.get('failed'):
+            failure = applied.get('failure') or {}
+            summary.insert(0, '%s FAILED: %s (%s): %s' % (self.plan['name'], failure.get('service') or failure.get('unit'),
+                                                          failure.get('check'), failure.get('cause') or applied.get('msg')))
+        for line in summary:
+            display.display(line)
+        result = {
+            'changed': bool(applied.get('changed')) or bool(routed), 'failed': bool(applied.get('failed')),
+            'outcome': outcome, 'summary': summary, 'phases': applied.get('phases') or [],
+            'units': applied.get('units') or {}, 'routes_changed': names, 'recovered': applied.get('recovered') or [],
+            'images': applied.get('images') or {}, 'failure': applied.get('failure'),
+            'rollback': applied.get('rollback'), 'verify': applied.get('verify') or [],
+            'seconds': dict(events.phase_seconds(applied), total=round(total, 1)),
+            'service_seconds': events.service_seconds(self.plan, applied),
+            'changed_services': events.changed_services(self.plan, applied),
+        }
+        if applied.get('diff'):
+            result['diff'] = applied['diff']
+        if applied.get('failed'):
+            result['msg'] = '\n'.join(summary + [to_text((applied.get('failure') or {}).get('evidence') or '')])
+        if not self.check_mode and (applied.get('changed') or routed or applied.get('failed')):
+            result['event'] = self.event(result, outcome, kind)
+            if self.args['publish']:
+                result['ansible_stats'] = events.event_stats([result['event']])
+        return result
+
+    def event(self, result, outcome, kind):
+        spec = self.args['event']
+        images = dict((u.get('container'), result['images'].get(u['name'], u.get('image')))
+                      for phase in self.plan['phases'] for u in phase if u.get('container'))
+        details = dict(spec.get('details') or {}, scope=self.plan.get('scope', 'system'),
+                       phases=[[u.get('service') or u['name'] for u in p] for p in self.plan['phases']],
+                       touched=result['changed_services'], service_seconds=result['service_seconds'],
+                       routes_changed=result['routes_changed'], recovered=result['recovered'])
+        if kind:
+            details['operation'] = kind
+        return events.deploy_event(spec.get('kind') or self.plan.get('kind') or 'deploy',
+                                   self.task_vars.get('inventory_hostname'), self.plan['name'], outcome, self.started,
+                                   time.time(), images=images, pattern=spec.get('pattern'),
+                                   strategy=spec.get('strategy') or 'phased', phases=result['seconds'],
+                                   failure=result['failure'], details=details)

@@ -1,0 +1,200 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: deploy
+short_description: Deploy a rendered plan (a stack or a pattern's services) in one host transaction, with progress
+version_added: 0.1.0
+description:
+  - The collection's one deployment executor. It is an action plugin that runs on the controller and takes a plan
+    made by the renderer (M(homelab.deploy.deploy) with the filters C(homelab.deploy.stack_plan) or
+    C(homelab.deploy.pattern_plan)).
+  - "Order: every unit of the plan, in all its phases, goes to the host in one M(homelab.deploy.quadlet_apply)
+    call. That call holds one host lock, validates the whole set with the host's quadlet generator, journals,
+    writes, reloads once, starts each phase together and waits for it, and rolls the whole set back when a phase
+    fails. Then the routes are written with M(homelab.deploy.traefik_route). Then the plan's verification checks
+    run on the host. A failed route or check reverts the committed transaction (previous unit files, images by
+    digest, secrets) and withdraws the routes this run added."
+  - As each host transaction returns, it prints one line per phase (what started or restarted, and how long each
+    service took to become healthy) and a final summary with per-phase and total times.
+  - Outside check mode it publishes one C(homelab_deploy_events) history event (set_stats semantics, read by the
+    C(homelab.deploy.deploy_history) callback), failures included.
+author:
+  - homelab.deploy maintainers (@homelab)
+extends_documentation_fragment:
+  - homelab.deploy.attributes
+attributes:
+  action:
+    support: full
+    description: Runs on the controller and calls modules on the host.
+  check_mode:
+    support: full
+    details:
+      - The whole set is validated on the host; nothing is written, started or routed. Verification is skipped.
+  diff_mode:
+    support: full
+    details:
+      - The diff is the text of every unit file that changes, credentials masked.
+  idempotent:
+    support: full
+    details:
+      - A second run with the same plan writes nothing, reloads nothing and restarts nothing.
+options:
+  plan:
+    description:
+      - The plan, as returned by the C(homelab.deploy.stack_plan) or C(homelab.deploy.pattern_plan) filter
+        (name, kind, scope, phases of units with their text, routes, verification checks).
+    type: dict
+    required: true
+  state:
+    description:
+      - C(present) deploys the plan. C(absent) withdraws its routes, then stops and removes its units (data stays
+        unless O(purge=true)).
+    type: str
+    choices: [present, absent]
+    default: present
+  purge:
+    description: With O(state=absent), also remove the named volumes and networks of the plan (THE DATA).
+    type: bool
+    default: false
+  secrets:
+    description: Podman secret values by name (the names the plan's units reference). Never logged or returned.
+    type: dict
+    default: {}
+  user:
+    description: The account whose rootless units these are, when the plan's scope is C(user).
+    type: str
+  pin_images:
+    description: Write C(Image=) pinned by the digest the reference resolves to on the host, so a rollback brings
+      back the exact image that ran.
+    type: bool
+    default: true
+  rollback:
+    description: Put the whole set back when a phase, a route or a check fails (false leaves the host as it is).
+    type: bool
+    default: true
+  verify:
+    description: Run the plan's verification checks after the units and routes.
+    type: bool
+    default: true
+  checks:
+    description:
+      - Verification checks run after the plan's own (same form as the plan's C(verify) entries, see
+        M(homelab.deploy.quadlet_apply) O(homelab.deploy.quadlet_apply#module:verify)), for example a request
+        through Traefik that the caller knows how to make.
+    type: list
+    elements: dict
+    default: []
+  lock_timeout:
+    description: Seconds to wait for another run on the same host to release the host lock.
+    type: int
+    default: 120
+  health_interval:
+    description: Seconds between health observations while a phase is waited on.
+    type: float
+    default: 1.0
+  traefik:
+    description:
+      - Traefik settings for the routes (C(dynamic_dir), C(api_url), C(entrypoints)). Unset keys take the
+        M(homelab.deploy.traefik_route) defaults, which are the ones the C(homelab.deploy.traefik) role uses.
+    type: dict
+    default: {}
+  event:
+    description:
+      - Fields of the history event this run publishes (C(kind), C(pattern), C(strategy), C(details)); the rest
+        (host, outcome, times, phases, images, failure) comes from the run.
+    type: dict
+    default: {}
+  publish:
+    description:
+      - Publish the event (RV(event)) for the history. C(false) when the caller publishes its own event built from
+        this one (the C(deploy_service) playbook adds the pre-flight, approval and automation level to it).
+      - A failed run publishes its event only when the task's result is not failed (register it with
+        C(failed_when: false) and fail afterwards, as the C(homelab.deploy.stack) role does); Ansible drops the
+        statistics of a failed task.
+    type: bool
+    default: true
+notes:
+  - One host round trip applies all units; each route is one more, and verification one more when there are routes.
+seealso:
+  - module: homelab.deploy.quadlet_apply
+  - module: homelab.deploy.traefik_route
+'''
+
+EXAMPLES = r'''
+- name: Deploy the demo stack
+  homelab.deploy.deploy:
+    plan: "{{ 'demo' | homelab.deploy.stack_load | homelab.deploy.stack_plan }}"
+    secrets:
+      demo-db-password: "{{ vault_demo_db_password }}"
+  register: demo
+
+- name: Show how long each service took to get healthy
+  ansible.builtin.debug:
+    var: demo.service_seconds
+'''
+
+RETURN = r'''
+outcome:
+  description: C(success), C(rolled_back) (a failure, and everything was put back) or C(failed).
+  returned: always
+  type: str
+summary:
+  description: The summary lines that were printed.
+  returned: always
+  type: list
+  elements: str
+phases:
+  description: Per phase, as M(homelab.deploy.quadlet_apply) returns them (units, started, restarted, seconds).
+  returned: always
+  type: list
+  elements: dict
+units:
+  description: Per unit file, what was done (file action, service action, seconds to healthy).
+  returned: always
+  type: dict
+changed_services:
+  description: The plan's services whose unit was written, started or restarted.
+  returned: always
+  type: list
+  elements: str
+service_seconds:
+  description: Seconds to healthy per service that was started or restarted.
+  returned: always
+  type: dict
+seconds:
+  description: Seconds per phase, for verification and in total.
+  returned: always
+  type: dict
+routes_changed:
+  description: Routes that were written.
+  returned: always
+  type: list
+  elements: str
+recovered:
+  description: Leftover transactions of killed runs that the host rolled back first.
+  returned: always
+  type: list
+  elements: dict
+images:
+  description: The image each unit file runs (pinned by digest with O(pin_images)).
+  returned: always
+  type: dict
+failure:
+  description: The first failure, C({service, check, cause, evidence}), or null.
+  returned: always
+  type: dict
+rollback:
+  description: What the rollback did (restored, removed, restarted, errors, ok).
+  returned: on failure
+  type: dict
+event:
+  description: The history event that was published.
+  returned: when not in check mode and something changed or failed
+  type: dict
+'''

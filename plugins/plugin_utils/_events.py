@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private controller-side helpers of the deploy executor: the one history event, the progress lines and the
+summary of a host transaction's result; not a public API, may change without notice.
+
+Every entry point (deploy_service, deploy_stack, reconcile, canary, drift fixes) publishes its deployment event
+through deploy_event(), so the history contract (see _history.py) is built in one place.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+EVENT_KEYS = ('kind', 'host', 'name', 'pattern', 'images', 'strategy', 'outcome', 'started', 'duration', 'phases',
+              'failure', 'details')
+PAST = {'start': 'started', 'restart': 'restarted', 'stop': 'stopped'}
+
+
+def deploy_event(kind, host, name, outcome, started, finished, images=None, pattern='', strategy='',
+                 phases=None, failure=None, details=None):
+    """One homelab_deploy_events entry: the history contract's fields, rounded and defaulted."""
+    return {
+        'kind': kind, 'host': host, 'name': name, 'pattern': pattern or '', 'images': dict(images or {}),
+        'strategy': strategy or '', 'outcome': outcome, 'started': float(started),
+        'duration': round(float(finished) - float(started), 1), 'phases': dict(phases or {}),
+        'failure': failure or None, 'details': dict(details or {}),
+    }
+
+
+def event_stats(events):
+    """The set_stats payload the deploy_history callback reads (per_host false, aggregated over hosts)."""
+    return {'data': {'homelab_deploy_events': list(events)}, 'per_host': False, 'aggregate': True}
+
+
+def phase_seconds(result):
+    """{'phase N': seconds} plus the verification time, from a quadlet_apply result."""
+    out = {}
+    for phase in result.get('phases') or []:
+        out['phase %s' % phase['phase']] = round(float(phase.get('seconds') or 0), 1)
+    seconds = result.get('seconds') or {}
+    if seconds.get('verify') is not None:
+        out['verify'] = round(float(seconds['verify']), 1)
+    return out
+
+
+def service_seconds(plan, result):
+    """Seconds to healthy per logical service, from the per-unit results of a quadlet_apply run."""
+    by_file = dict((unit['name'], unit.get('service')) for phase in plan['phases'] for unit in phase)
+    out = {}
+    for name, unit in sorted((result.get('units') or {}).items()):
+        if unit.get('seconds_to_healthy') is not None and by_file.get(name):
+            out[by_file[name]] = round(float(unit['seconds_to_healthy']), 1)
+    return out
+
+
+def changed_services(plan, result):
+    """Logical services whose unit the transaction wrote, started or restarted (in plan order)."""
+    units = result.get('units') or {}
+    out = []
+    for phase in plan['phases']:
+        for unit in phase:
+            state = units.get(unit['name']) or {}
+            if unit.get('service') and (state.get('action') not in (None, 'unchanged')
+                                        or state.get('service') not in (None, 'none')):
+                out.append(unit['service'])
+    return out
+
+
+def phase_lines(plan, result):
+    """One progress line per phase: what started or restarted, and how long each service took to get healthy."""
+    lines = []
+    services = dict((unit['name'], unit.get('service') or unit['name']) for phase in plan['phases'] for unit in phase)
+    units = result.get('units') or {}
+    phases = result.get('phases') or []
+    for phase in phases:
+        names = [services.get(u, u) for u in phase.get('units') or []]
+        acted = []
+        for unit in phase.get('units') or []:
+            state = units.get(unit) or {}
+            action = state.get('service') or 'none'
+            if action != 'none':
+                took = state.get('seconds_to_healthy')
+                acted.append('%s %s%s' % (services.get(unit, unit), PAST.get(action, action),
+                                          ' (healthy in %.1f s)' % took if took is not None else ''))
+        lines.append('%s phase %s [%s]: %s in %.1f s' % (
+            plan['name'], phase['phase'], ', '.join(names), '; '.join(acted) or 'unchanged', float(phase.get('seconds') or 0)))
+    return lines
+
+
+def summary_lines(plan, result, routes, total):
+    """The final summary: outcome, what changed, per-service times to healthy, per-phase and total times."""
+    changed = changed_services(plan, result)
+    times = service_seconds(plan, result)
+    phases = phase_seconds(result)
+    lines = ['%s: %d phase(s), %d unit(s); changed: %s; routes changed: %s' % (
+        plan['name'], len(plan['phases']), sum(len(p) for p in plan['phases']), ', '.join(changed) or 'nothing',
+        ', '.join(routes) or 'none')]
+    if times:
+        lines.append('time to healthy: %s' % ', '.join('%s %.1f s' % item for item in sorted(times.items())))
+    lines.append('times: %s' % ', '.join(['%s %.1f s' % item for item in phases.items()] + ['total %.1f s' % total]))
+    return lines
+
+
+def _services_of(plan, files):
+    """Logical service names (infra units by file name) for unit files, in plan order."""
+    wanted = set(files or [])
+    return [unit.get('service') or unit['name'] for phase in plan['phases'] for unit in phase if unit['name'] in wanted]
+
+
+def service_phases(plan):
+    """The plan's phases as lists of logical services, leaving out phases of networks and volumes only."""
+    phases = [[unit['service'] for unit in phase if unit.get('container')] for phase in plan['phases']]
+    return [phase for phase in phases if phase]
+
+
+def deploy_result(run, plan):
+    """The role-level result (stack_result, pattern_service units) from a homelab.deploy.deploy result."""
+    images = {}
+    for phase in plan['phases']:
+        for unit in phase:
+            if unit.get('container'):
+                images[unit['container']] = (run.get('images') or {}).get(unit['name']) or unit.get('image')
+    return {
+        'name': plan['name'], 'scope': plan.get('scope', 'system'), 'outcome': run.get('outcome', 'failed'),
+        'phases': service_phases(plan), 'changed': list(run.get('changed_services') or []), 'images': images,
+        'seconds': dict(run.get('seconds') or {}), 'service_seconds': dict(run.get('service_seconds') or {}),
+        'routes_changed': list(run.get('routes_changed') or []), 'recovered': list(run.get('recovered') or []),
+        'summary': list(run.get('summary') or []), 'failure': run.get('failure'),
+    }
+
+
+def _rollback_line(run, rollback_enabled):
+    rollback = run.get('rollback') or {}
+    if not rollback_enabled:
+        return 'rollback: disabled, the host is left as it is'
+    if run.get('outcome') == 'rolled_back':
+        return 'rollback: every touched service is back to its previous state and healthy'
+    return 'rollback: INCOMPLETE: %s' % ('; '.join(rollback.get('errors') or []) or 'not run')
+
+
+def deploy_report(run, plan, host, rollback_enabled=True):
+    """The failure report of a deploy: what failed and why, what the rollback did, what was kept, the evidence."""
+    failure = run.get('failure') or {}
+    rollback = run.get('rollback') or {}
+    volumes = sorted(unit['name'].rsplit('.', 1)[0] for phase in plan['phases'] for unit in phase
+               if unit['name'].endswith('.volume'))
+    lines = [
+        '%s %s on %s FAILED: service %s, check %s' % (plan.get('kind', 'deploy'), plan['name'], host,
+                                                     failure.get('service') or plan['name'], failure.get('check') or 'deploy'),
+        'cause: %s' % (failure.get('cause') or run.get('msg') or 'failed'),
+        _rollback_line(run, rollback_enabled),
+        'restored: %s; removed (new): %s; routes withdrawn: %s; volumes kept: %s' % (
+            ', '.join(_services_of(plan, rollback.get('restored'))) or 'none',
+            ', '.join(_services_of(plan, rollback.get('removed'))) or 'none',
+            ', '.join(rollback.get('routes_withdrawn') or []) or 'none', ', '.join(volumes) or 'none'),
+        'evidence:', failure.get('evidence') or run.get('msg') or '',
+    ]
+    return '\n'.join(lines)

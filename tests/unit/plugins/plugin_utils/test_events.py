@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _events as events
+from ansible_collections.homelab.deploy.plugins.plugin_utils._history import normalize_event
+
+PLAN = {'name': 'immich', 'kind': 'stack', 'scope': 'system', 'phases': [
+    [{'name': 'immich.network'}, {'name': 'immich-pgdata.volume'}, {'name': 'immich-cache.volume'}],
+    [{'name': 'immich-database.container', 'service': 'database', 'container': 'immich-database', 'image': 'pg'},
+     {'name': 'immich-redis.container', 'service': 'redis', 'container': 'immich-redis', 'image': 'valkey'}],
+    [{'name': 'immich-server.container', 'service': 'server', 'container': 'immich-server', 'image': 'web'}]]}
+RUN = {'outcome': 'success', 'changed_services': ['server'], 'seconds': {'phase 1': 2.0, 'total': 5.0},
+       'service_seconds': {'server': 1.5}, 'images': {'immich-server.container': 'web@sha256:ab'},
+       'units': {'immich-server.container': {'action': 'write', 'service': 'restart', 'seconds_to_healthy': 1.46},
+                 'immich-database.container': {'action': 'unchanged', 'service': 'none'}},
+       'phases': [{'phase': 1, 'units': ['immich-database.container', 'immich-redis.container'], 'seconds': 0.02},
+                  {'phase': 2, 'units': ['immich-server.container'], 'seconds': 1.51}]}
+
+
+def test_event_is_what_the_history_stores():
+    event = events.deploy_event('stack', 'node', 'immich', 'success', 100.0, 112.34, images={'a': 'b'})
+    assert event['duration'] == 12.3 and event['failure'] is None
+    row = normalize_event(event)
+    assert row['kind'] == 'stack' and row['started'] == 100.0
+
+
+def test_result_keeps_the_stack_result_shape():
+    result = events.deploy_result(RUN, PLAN)
+    assert result['phases'] == [['database', 'redis'], ['server']]  # the network/volume phase is not a service phase
+    assert result['images'] == {'immich-database': 'pg', 'immich-redis': 'valkey', 'immich-server': 'web@sha256:ab'}
+    assert result['changed'] == ['server'] and result['outcome'] == 'success'
+
+
+def test_phase_lines_say_what_started_and_how_long_it_took():
+    lines = events.phase_lines(PLAN, RUN)
+    assert lines == ['immich phase 1 [database, redis]: unchanged in 0.0 s',
+                     'immich phase 2 [server]: server restarted (healthy in 1.5 s) in 1.5 s']
+
+
+def test_summary_has_per_service_and_total_times():
+    lines = events.summary_lines(PLAN, RUN, ['immich-server'], 5.04)
+    assert lines[0] == 'immich: 3 phase(s), 6 unit(s); changed: server; routes changed: immich-server'
+    assert 'time to healthy: server 1.5 s' in lines
+    assert lines[-1].endswith('total 5.0 s')
+
+
+@pytest.mark.parametrize('outcome, rollback, enabled, expected', [
+    ('rolled_back', {'ok': True, 'restored': ['immich-server.container']}, True,
+     'rollback: every touched service is back to its previous state and healthy'),
+    ('failed', {'ok': False, 'errors': ['immich-server.service did not start']}, True,
+     'rollback: INCOMPLETE: immich-server.service did not start'),
+    ('failed', {}, False, 'rollback: disabled, the host is left as it is'),
+])
+def test_report(outcome, rollback, enabled, expected):
+    run = {'outcome': outcome, 'rollback': rollback,
+           'failure': {'service': 'server', 'check': 'health (unhealthy)', 'cause': 'unhealthy', 'evidence': 'exit 1'}}
+    report = events.deploy_report(run, PLAN, 'node', enabled)
+    assert report.splitlines()[0] == 'stack immich on node FAILED: service server, check health (unhealthy)'
+    assert expected in report.splitlines()
+    assert 'volumes kept: immich-cache, immich-pgdata' in report
+    if rollback.get('restored'):
+        assert 'restored: server;' in report
