@@ -14,6 +14,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.homelab.deploy.plugins.filter import patterns
 from ansible_collections.homelab.deploy.plugins.module_utils._podman import mask_secrets
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 
 SCHEMA_PATH = os.path.join(patterns.COLLECTION_ROOT, 'services', 'schema', 'service.schema.json')
 MANAGED_LABEL = 'io.homelab.deploy.managed'
@@ -177,13 +178,9 @@ def _unit_diff(name, before, after):
 
 
 def installed_text(unit, scope):
-    """The text homelab.deploy.quadlet writes for a unit with enabled=true (it adds [Install] WantedBy=)."""
-    sections = dict(unit['sections'])
-    install = dict(sections.get('Install') or {})
-    if not any(key in install for key in ('WantedBy', 'RequiredBy')):
-        install['WantedBy'] = 'default.target' if scope == 'user' else 'multi-user.target'
-    sections['Install'] = install
-    return patterns.render_text(sections)
+    """The text homelab.deploy.quadlet writes for a unit with enabled=true (it adds [Install] WantedBy=), without
+    its managed header: the one renderer's (plugins/plugin_utils/_render.py) installed_text."""
+    return _render.installed_text(unit['sections'], scope)
 
 
 def render_entry(entry, options):

@@ -30,7 +30,7 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
-from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError, render_unit
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PATTERNS_DIR = os.path.join(COLLECTION_ROOT, 'patterns')
@@ -43,7 +43,7 @@ INSTANCE_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*$')
 SIZE_UNITS = {'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3, 'T': 1024 ** 4}
 # [Service] limit key -> cgroup v2 controller it needs (None: enforced without a controller)
 LIMIT_KEYS = (('MemoryMax', 'memory'), ('MemoryHigh', 'memory'), ('CPUWeight', 'cpu'), ('Nice', None))
-LABEL_PREFIX = 'io.homelab.deploy'
+LABEL_PREFIX = _render.LABEL_PREFIX
 RISK_LEVELS = ('low', 'medium', 'high', 'critical')
 
 _SCHEMA_CACHE = {}
@@ -367,24 +367,15 @@ def substitute(value, values, path=''):
     return value
 
 
-def quote_word(text):
-    """A word for Quadlet's word-split keys (Environment=, Label=): quoted when it holds blanks or quotes."""
-    if text and not re.search(r'[\s"\'\\]', text):
-        return text
-    return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
-
-
-def _scalar(value):
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return str(value)
+quote_word = _render.quote_word
+_publish_value = _render.publish_value
 
 
 def _labels(ctx, service=None):
-    labels = ['%s.managed=true' % LABEL_PREFIX, '%s.instance=%s' % (LABEL_PREFIX, ctx['instance']),
-              '%s.pattern=%s' % (LABEL_PREFIX, ctx['pattern']['name'])]
+    labels = [('%s.managed' % LABEL_PREFIX, 'true'), ('%s.instance' % LABEL_PREFIX, ctx['instance']),
+              ('%s.pattern' % LABEL_PREFIX, ctx['pattern']['name'])]
     if service:
-        labels.append('%s.service=%s' % (LABEL_PREFIX, service))
+        labels.append(('%s.service' % LABEL_PREFIX, service))
     return labels
 
 
@@ -400,45 +391,19 @@ def _volume_source(ctx, storage):
     return storage['path']
 
 
-def _volume_value(ctx, vol):
+def _volume_model(ctx, vol):
     storage = ctx['storage'][vol['storage']]
     options = [vol['mode']]
     if vol.get('selinux', 'Z') != 'none':
         options.append(vol.get('selinux', 'Z'))
     if vol.get('chown'):
         options.append('U')
-    return '%s:%s:%s' % (_volume_source(ctx, storage), vol['target'], ','.join(options))
+    return {'source': _volume_source(ctx, storage), 'target': vol['target'], 'options': options}
 
 
-def _secret_value(ctx, ref):
+def _secret_ref(ctx, ref):
     name = ctx['secrets'][ref['secret']]['name']
-    if 'env' in ref:
-        return '%s,type=env,target=%s' % (name, ref['env'])
-    return '%s,type=mount,target=%s' % (name, ref['file'])
-
-
-def _publish_value(pub):
-    value = '%s:%d:%d' % (pub.get('host_ip', '127.0.0.1'), pub['host_port'], pub['container_port'])
-    if pub.get('protocol', 'tcp') != 'tcp':
-        value += '/' + pub['protocol']
-    if ':' in pub.get('host_ip', '') and not pub['host_ip'].startswith('['):
-        value = '[%s]:%d:%d' % (pub['host_ip'], pub['host_port'], pub['container_port'])
-    return value
-
-
-def _health_keys(health):
-    """[Container] keys for the healthcheck: None = the image's own, 'none' = disabled."""
-    cmd = health.get('cmd')
-    keys = {}
-    if cmd is not None:
-        keys['HealthCmd'] = cmd
-    if cmd != 'none':
-        for field, key in (('interval', 'HealthInterval'), ('timeout', 'HealthTimeout'),
-                           ('retries', 'HealthRetries'), ('start_period', 'HealthStartPeriod')):
-            if field in health:
-                keys[key] = health[field]
-        keys['Notify'] = 'healthy'
-    return keys
+    return {'name': name, 'env': ref['env']} if 'env' in ref else {'name': name, 'file': ref['file']}
 
 
 def _limit_values(svc):
@@ -460,57 +425,49 @@ def _service_limits(ctx, name, svc):
     return keep
 
 
-def _container_section(ctx, name, svc):
-    container = {
-        'Image': svc['image'], 'ContainerName': '%s-%s' % (ctx['instance'], name), 'Pull': ctx['pull'],
-        'Network': [_network_ref(ctx, n) for n in svc['networks']],
-        'Volume': [_volume_value(ctx, v) for v in svc.get('volumes', [])] or None,
-        'Environment': [quote_word('%s=%s' % (k, _scalar(v))) for k, v in sorted(svc.get('environment', {}).items())] or None,
-        'Secret': [_secret_value(ctx, r) for r in svc.get('secrets', [])] or None,
-        'PublishPort': [_publish_value(p) for p in svc.get('publish', [])] or None,
-        'Exec': svc.get('command'), 'User': svc.get('user'),
-        'AddDevice': svc.get('devices') or None, 'Tmpfs': svc.get('tmpfs') or None,
-        'ReadOnly': True if svc.get('read_only') else None,
-        'NoNewPrivileges': svc.get('no_new_privileges', True),
-        'DropCapability': svc.get('drop_capabilities') or None, 'AddCapability': svc.get('add_capabilities') or None,
-        'StopTimeout': svc.get('stop_timeout'),
-        'Label': [quote_word(label) for label in _labels(ctx, name)],
+def container_model(ctx, name, svc):
+    """The normalised container model (plugins/plugin_utils/_render.py) of one service of a pattern."""
+    instance = ctx['instance']
+    return {
+        'name': '%s-%s' % (instance, name),
+        'description': '%s: %s (%s)' % (ctx['pattern']['title'], svc['description'].rstrip('.'), instance),
+        'image': svc['image'], 'pull': ctx['pull'],
+        'networks': [_network_ref(ctx, n) for n in svc['networks']],
+        'volumes': [_volume_model(ctx, v) for v in svc.get('volumes', [])],
+        'environment': svc.get('environment', {}),
+        'secrets': [_secret_ref(ctx, r) for r in svc.get('secrets', [])],
+        'publish': svc.get('publish', []), 'command': svc.get('command'), 'user': svc.get('user'),
+        'devices': svc.get('devices', []), 'tmpfs': svc.get('tmpfs', []), 'read_only': svc.get('read_only', False),
+        'no_new_privileges': svc.get('no_new_privileges', True),
+        'drop_capabilities': svc.get('drop_capabilities', []), 'add_capabilities': svc.get('add_capabilities', []),
+        'stop_timeout': svc.get('stop_timeout'), 'labels': _labels(ctx, name),
+        'healthcheck': svc.get('healthcheck'), 'wait': True,
+        'depends_on': ['%s-%s' % (instance, d) for d in svc.get('depends_on', [])],
+        'start_timeout': svc.get('start_timeout', 300), 'limits': _service_limits(ctx, name, svc),
     }
-    container.update(_health_keys(svc.get('healthcheck', {})))
-    return dict((k, v) for k, v in container.items() if v is not None)
 
 
 def _container_unit(ctx, name, svc):
-    deps = ['%s-%s.service' % (ctx['instance'], d) for d in svc.get('depends_on', [])]
-    unit = {'Description': '%s: %s (%s)' % (ctx['pattern']['title'], svc['description'].rstrip('.'), ctx['instance'])}
-    if deps:
-        unit.update({'Requires': deps, 'After': deps})
-    service = {'Restart': 'always', 'TimeoutStartSec': svc.get('start_timeout', 300)}
-    service.update(_service_limits(ctx, name, svc))
-    uses_health = 'Notify' in _health_keys(svc.get('healthcheck', {}))
+    model = container_model(ctx, name, svc)
+    unit = _render.container_unit(model)
     return {
-        'name': '%s-%s.container' % (ctx['instance'], name), 'type': 'container', 'service': name,
-        'container': '%s-%s' % (ctx['instance'], name), 'image': svc['image'],
-        'secrets': sorted(set(ctx['secrets'][r['secret']]['name'] for r in svc.get('secrets', []))),
-        'healthcheck': uses_health,
-        'sections': {'Unit': unit, 'Container': _container_section(ctx, name, svc), 'Service': service},
+        'name': unit['name'], 'type': 'container', 'service': name, 'container': unit['container'],
+        'unit': unit['unit'], 'image': svc['image'],
+        'secrets': sorted(set(ref['name'] for ref in model['secrets'])),
+        'healthcheck': unit['notify_healthy'], 'depends_on': list(svc.get('depends_on', [])),
+        'wait': True, 'timeout': model['start_timeout'], 'sections': unit['sections'], 'text': unit['text'],
     }
 
 
 def _network_unit(ctx, net):
-    body = {'NetworkName': '%s-%s' % (ctx['instance'], net['name']), 'Label': [quote_word(x) for x in _labels(ctx)]}
-    if net.get('internal'):
-        body['Internal'] = True
-    return {'name': '%s-%s.network' % (ctx['instance'], net['name']), 'type': 'network', 'object': body['NetworkName'],
-            'sections': {'Unit': {'Description': '%s: %s' % (ctx['instance'], net['description'].rstrip('.'))},
-                         'Network': body}}
+    return _render.network_unit('%s-%s' % (ctx['instance'], net['name']),
+                                '%s: %s' % (ctx['instance'], net['description'].rstrip('.')),
+                                _labels(ctx), internal=net.get('internal', False))
 
 
 def _volume_unit(ctx, storage):
-    body = {'VolumeName': '%s-%s' % (ctx['instance'], storage['name']), 'Label': [quote_word(x) for x in _labels(ctx)]}
-    return {'name': '%s-%s.volume' % (ctx['instance'], storage['name']), 'type': 'volume', 'object': body['VolumeName'],
-            'sections': {'Unit': {'Description': '%s: %s' % (ctx['instance'], storage['description'].rstrip('.'))},
-                         'Volume': body}}
+    return _render.volume_unit('%s-%s' % (ctx['instance'], storage['name']),
+                               '%s: %s' % (ctx['instance'], storage['description'].rstrip('.')), _labels(ctx))
 
 
 def start_order(services):
@@ -615,8 +572,6 @@ def pattern_render(pattern, instance, hostname=None, proxy_network='hl.network',
              if not n.get('external') and n['name'] not in ctx['external_networks'] and n['name'] in used_networks]
     units += [_volume_unit(ctx, s) for s in ctx['storage'].values() if s['type'] == 'volume' and s['name'] in used_storage]
     units += [_container_unit(ctx, name, services[name]) for name in start_order(services)]
-    for unit in units:
-        unit['text'] = render_text(unit['sections'])
     return _rendered(ctx, pattern, services, units, auth_middleware,
                      ['security-headers@file'] if required_middlewares is None else required_middlewares)
 
@@ -650,10 +605,7 @@ def _rendered(ctx, pattern, services, units, auth_middleware, required_middlewar
 
 def render_text(sections):
     """The unit file text for sections, rendered by the same code as the quadlet module (minus its header)."""
-    try:
-        return render_unit(sections)
-    except UnitFileError as exc:
-        raise AnsibleFilterError('cannot render unit: %s' % to_native(exc))
+    return _render.unit_text(sections)
 
 
 # -- recommendation -----------------------------------------------------------------------------------------

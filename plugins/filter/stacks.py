@@ -24,12 +24,14 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
 from ansible_collections.homelab.deploy.plugins.filter.patterns import (
-    COLLECTION_ROOT, INSTANCE_RE, LABEL_PREFIX, PatternError, _require_jsonschema, find_cycle, load_schema, merge,
-    pattern_load, quote_word, render_text, schema_problems)
+    COLLECTION_ROOT, INSTANCE_RE, PatternError, _require_jsonschema, find_cycle, load_schema, merge, pattern_load,
+    schema_problems)
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 
 STACKS_DIR = os.path.join(COLLECTION_ROOT, 'stacks')
 STACK_SCHEMA_PATH = os.path.join(STACKS_DIR, 'schema', 'stack.schema.json')
-DEFAULT_TIMEOUT = 120
+DEFAULT_TIMEOUT = _render.DEFAULT_TIMEOUT
+LABEL_PREFIX = _render.LABEL_PREFIX
 # Pattern service keys a stack service takes over (explicit keys of the stack win).
 PATTERN_KEYS = ('image', 'description', 'command', 'environment', 'healthcheck')
 
@@ -217,68 +219,56 @@ def _pinned(svc, digests):
     return stack_pin(svc['image'], (digests or {}).get(svc['image']))
 
 
-def _container_unit(stack, name, svc, scope, images, proxy_network):
+def container_model(stack, name, svc, scope='system', images=None, proxy_network='hl.network'):
+    """The normalised container model (plugins/plugin_utils/_render.py) of one service of a stack."""
     prefix = stack['name']
-    deps = ['%s-%s.service' % (prefix, dep) for dep in sorted(set(svc.get('depends_on', [])))]
-    health = svc.get('healthcheck')
-    wait = dict({'healthy': True, 'timeout': DEFAULT_TIMEOUT}, **svc.get('wait_for', {}))
+    wait = _wait_for(svc)
     networks = ['%s.network' % prefix]
     if svc.get('route') and scope == 'system':
         networks.append(proxy_network)
-    labels = ['%s.managed=true' % LABEL_PREFIX, '%s.stack=%s' % (LABEL_PREFIX, prefix), '%s.service=%s' % (LABEL_PREFIX, name)]
-    container = {
-        'Image': _pinned(svc, images), 'ContainerName': '%s-%s' % (prefix, name), 'Pull': 'never',
-        'Network': networks, 'NetworkAlias': name,
-        'Volume': ['%s-%s.volume:%s:%s' % (prefix, v['volume'], v['target'], v.get('mode', 'rw')) for v in svc.get('volumes', [])] or None,
-        'Environment': [quote_word('%s=%s' % (k, _scalar(v))) for k, v in sorted(svc.get('environment', {}).items())] or None,
-        'Secret': [_secret_value(prefix, ref) for ref in svc.get('secrets', [])] or None,
-        'PublishPort': svc.get('publish') or None, 'Exec': svc.get('command'),
-        'Label': [quote_word(label) for label in labels],
-    }
-    if isinstance(health, dict):
-        container.update(dict((key, health[field]) for field, key in (
-            ('cmd', 'HealthCmd'), ('interval', 'HealthInterval'), ('timeout', 'HealthTimeout'),
-            ('retries', 'HealthRetries'), ('start_period', 'HealthStartPeriod')) if field in health))
-    if health != 'none' and wait['healthy']:
-        container['Notify'] = 'healthy'  # the service is "started" only once healthy: boot order follows health
-    unit = {'Description': '%s: %s' % (prefix, (svc.get('description') or name).rstrip('.'))}
-    if deps:
-        unit.update({'Requires': deps, 'After': deps})
-    sections = {'Unit': unit, 'Container': dict((k, v) for k, v in container.items() if v is not None),
-                'Service': {'Restart': 'always', 'TimeoutStartSec': wait['timeout'] + 30}}
     return {
-        'name': '%s-%s.container' % (prefix, name), 'type': 'container', 'service': name,
-        'unit': '%s-%s.service' % (prefix, name), 'container': '%s-%s' % (prefix, name),
-        'image': sections['Container']['Image'], 'depends_on': sorted(set(svc.get('depends_on', []))),
-        'secrets': sorted(set('%s-%s' % (prefix, ref['secret']) for ref in svc.get('secrets', []))),
-        'wait_for': wait, 'sections': sections, 'text': render_text(sections),
+        'name': '%s-%s' % (prefix, name), 'description': '%s: %s' % (prefix, (svc.get('description') or name).rstrip('.')),
+        'image': _pinned(svc, images), 'pull': 'never', 'networks': networks, 'network_aliases': [name],
+        'volumes': [{'source': '%s-%s.volume' % (prefix, v['volume']), 'target': v['target'], 'options': [v.get('mode', 'rw')]}
+                    for v in svc.get('volumes', [])],
+        'environment': svc.get('environment', {}),
+        'secrets': [_secret_ref(prefix, ref) for ref in svc.get('secrets', [])],
+        'publish': svc.get('publish', []), 'command': svc.get('command'),
+        'labels': [('%s.managed' % LABEL_PREFIX, 'true'), ('%s.stack' % LABEL_PREFIX, prefix),
+                   ('%s.service' % LABEL_PREFIX, name)],
+        'healthcheck': svc.get('healthcheck'), 'wait': wait['healthy'],
+        'depends_on': ['%s-%s' % (prefix, dep) for dep in sorted(set(svc.get('depends_on', [])))],
+        'start_timeout': wait['timeout'] + 30,
     }
 
 
-def _scalar(value):
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return str(value)
+def _secret_ref(prefix, ref):
+    name = '%s-%s' % (prefix, ref['secret'])
+    return {'name': name, 'env': ref['env']} if 'env' in ref else {'name': name, 'file': ref['file']}
 
 
-def _secret_value(prefix, ref):
-    if 'env' in ref:
-        return '%s-%s,type=env,target=%s' % (prefix, ref['secret'], ref['env'])
-    return '%s-%s,type=mount,target=%s' % (prefix, ref['secret'], ref['file'])
+def _wait_for(svc):
+    return dict({'healthy': True, 'timeout': DEFAULT_TIMEOUT}, **svc.get('wait_for', {}))
+
+
+def _container_unit(stack, name, svc, scope, images, proxy_network):
+    model = container_model(stack, name, svc, scope, images, proxy_network)
+    unit = _render.container_unit(model)
+    return {
+        'name': unit['name'], 'type': 'container', 'service': name, 'unit': unit['unit'], 'container': unit['container'],
+        'image': model['image'], 'depends_on': sorted(set(svc.get('depends_on', []))),
+        'secrets': sorted(set(ref['name'] for ref in model['secrets'])),
+        'wait_for': _wait_for(svc), 'sections': unit['sections'], 'text': unit['text'],
+    }
 
 
 def _infra_units(stack):
     prefix = stack['name']
-    label = quote_word('%s.stack=%s' % (LABEL_PREFIX, prefix))
-    units = [{'name': '%s.network' % prefix, 'type': 'network',
-              'sections': {'Unit': {'Description': '%s: stack network' % prefix},
-                           'Network': {'NetworkName': prefix, 'Label': [label]}}}]
+    labels = [('%s.stack' % LABEL_PREFIX, prefix)]
+    units = [_render.network_unit(prefix, '%s: stack network' % prefix, labels)]
     for name, vol in sorted(stack.get('volumes', {}).items()):
-        units.append({'name': '%s-%s.volume' % (prefix, name), 'type': 'volume',
-                      'sections': {'Unit': {'Description': '%s: %s' % (prefix, (vol or {}).get('description') or name)},
-                                   'Volume': {'VolumeName': '%s-%s' % (prefix, name), 'Label': [label]}}})
-    for unit in units:
-        unit['text'] = render_text(unit['sections'])
+        units.append(_render.volume_unit('%s-%s' % (prefix, name), '%s: %s' % (prefix, (vol or {}).get('description') or name),
+                                         labels))
     return units
 
 

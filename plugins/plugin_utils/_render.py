@@ -1,0 +1,346 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one renderer of homelab.deploy (controller side, pure Python; private, may change without notice).
+
+Patterns, stacks and the service catalog load their own files and turn each service into one normalised
+container model (a plain dict, see CONTAINER_DEFAULTS); everything from there on happens here, once:
+
+* hardening defaults (NoNewPrivileges=true unless the model says otherwise),
+* health semantics (healthcheck absent or cmd null = the image's own, 'none' or {cmd: none} = HealthCmd=none
+  and no Notify=, an explicit cmd = HealthCmd=; Notify=healthy whenever a healthcheck runs and the service is
+  waited on),
+* escaping: Quadlet copies [Container] values into the ExecStart= of the service it generates, where systemd
+  expands % specifiers and $VAR; a literal value has % doubled and $ doubled (Description= only %),
+* naming (<name>.container runs as <name>.service; .network/.volume units as <base>-network.service ...),
+* the [Install] section and the managed header that the quadlet module writes with enabled=true,
+* the plan (renderer -> executor): units by phase with their full text, secrets, routes, checks.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+from collections import OrderedDict
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.homelab.deploy.plugins.module_utils._quadlet import MANAGED_HEADER, default_target, service_name
+from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError, render_unit
+
+LABEL_PREFIX = 'io.homelab.deploy'
+DEFAULT_TIMEOUT = 120
+DEFAULT_RESTART = 'always'
+HEALTH_FIELDS = (('interval', 'HealthInterval'), ('timeout', 'HealthTimeout'), ('retries', 'HealthRetries'),
+                 ('start_period', 'HealthStartPeriod'))
+# The keys of the normalised container model and their defaults (None: not written).
+CONTAINER_DEFAULTS = OrderedDict([
+    ('name', None),               # container name; the unit is <name>.container, its service <name>.service
+    ('description', None),        # [Unit] Description=
+    ('image', None),
+    ('pull', None),               # Pull= policy
+    ('networks', []),             # Network= values (foo.network references or external network names)
+    ('network_aliases', []),
+    ('volumes', []),              # {source, target, options: [..]} or a ready Volume= value
+    ('environment', {}),          # name -> scalar, written sorted by name
+    ('secrets', []),              # {name: podman secret, env: VAR} or {name, file: /path}
+    ('publish', []),              # PublishPort= values, or {host_ip, host_port, container_port, protocol}
+    ('command', None),            # Exec=
+    ('user', None),
+    ('devices', []),
+    ('tmpfs', []),
+    ('read_only', False),
+    ('no_new_privileges', True),
+    ('drop_capabilities', []),
+    ('add_capabilities', []),
+    ('stop_timeout', None),
+    ('labels', []),               # [(key, value)] or {key: value}, in order
+    ('healthcheck', None),        # None | 'none' | {cmd, interval, timeout, retries, start_period}
+    ('wait', True),               # the start waits for health: Notify=healthy when a healthcheck runs
+    ('depends_on', []),           # container names it needs: Requires= and After= their services
+    ('restart', DEFAULT_RESTART),
+    ('start_timeout', None),      # TimeoutStartSec=
+    ('limits', {}),               # [Service] keys (MemoryMax, MemoryHigh, CPUWeight, Nice, ...) in order
+])
+SCOPES = ('system', 'user')
+_NEEDS_QUOTES = re.compile(r'[\s"\'\\]')
+
+
+class RenderError(AnsibleFilterError):
+    """A model cannot be rendered into a unit Quadlet reads back the same way."""
+
+
+# -- escaping ----------------------------------------------------------------------------------------
+
+def escape(text):
+    """A literal value for a key Quadlet copies into ExecStart=: % specifiers and $VAR expansion disarmed."""
+    return str(text).replace('%', '%%').replace('$', '$$')
+
+
+def escape_specifiers(text):
+    """A literal value for a systemd key that expands % specifiers but not $VAR (Description=)."""
+    return str(text).replace('%', '%%')
+
+
+def quote_word(text):
+    """A word for Quadlet's word-split keys (Environment=, Label=, Exec= words): quoted when it holds blanks or quotes."""
+    if text and not _NEEDS_QUOTES.search(text):
+        return text
+    return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def scalar(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+def literal_word(text):
+    """A word that reaches the container exactly as given (escaped, then quoted when needed)."""
+    return quote_word(escape(text))
+
+
+# -- naming ------------------------------------------------------------------------------------------
+
+def unit_file(base, unit_type):
+    return '%s.%s' % (base, unit_type)
+
+
+def unit_service(base, unit_type):
+    """The systemd service Quadlet generates for <base>.<unit_type>."""
+    return service_name(base, unit_type)
+
+
+# -- values ------------------------------------------------------------------------------------------
+
+def volume_value(volume):
+    if isinstance(volume, str):
+        return escape(volume)
+    parts = [volume['source'], volume['target']]
+    if volume.get('options'):
+        parts.append(','.join(volume['options']))
+    return escape(':'.join(parts))
+
+
+def secret_value(ref):
+    if ref.get('env'):
+        return '%s,type=env,target=%s' % (ref['name'], ref['env'])
+    return '%s,type=mount,target=%s' % (ref['name'], escape(ref['file']))
+
+
+def publish_value(pub):
+    if isinstance(pub, str):
+        return pub
+    host_ip = pub.get('host_ip', '127.0.0.1')
+    if ':' in host_ip and not host_ip.startswith('['):
+        host_ip = '[%s]' % host_ip
+    value = '%s:%d:%d' % (host_ip, pub['host_port'], pub['container_port'])
+    if pub.get('protocol', 'tcp') != 'tcp':
+        value += '/' + pub['protocol']
+    return value
+
+
+def label_words(labels):
+    pairs = labels.items() if isinstance(labels, dict) else labels
+    return [literal_word('%s=%s' % (key, scalar(value))) for key, value in pairs]
+
+
+def health_mode(healthcheck):
+    """'image' (the image's own HEALTHCHECK), 'none' (disabled) or 'cmd' (an explicit command)."""
+    if healthcheck == 'none' or (isinstance(healthcheck, dict) and healthcheck.get('cmd') == 'none'):
+        return 'none'
+    if isinstance(healthcheck, dict) and healthcheck.get('cmd') is not None:
+        return 'cmd'
+    if healthcheck is None or isinstance(healthcheck, dict):
+        return 'image'
+    raise RenderError("healthcheck must be omitted, 'none' or a mapping with cmd, got %r" % (healthcheck,))
+
+
+def health_keys(healthcheck, wait=True):
+    """[Container] health keys, Notify=healthy included when a healthcheck runs and the start waits for it."""
+    mode = health_mode(healthcheck)
+    if mode == 'none':
+        return OrderedDict([('HealthCmd', 'none')])
+    health = healthcheck or {}
+    keys = OrderedDict()
+    if mode == 'cmd':
+        keys['HealthCmd'] = escape(health['cmd'])
+    for field, key in HEALTH_FIELDS:
+        if health.get(field) is not None:
+            keys[key] = health[field]
+    if wait:
+        keys['Notify'] = 'healthy'  # the service is "started" only once healthy: boot order follows health
+    return keys
+
+
+# -- units -------------------------------------------------------------------------------------------
+
+def normalise(model):
+    unknown = sorted(set(model) - set(CONTAINER_DEFAULTS))
+    if unknown:
+        raise RenderError('unknown container model key(s): %s' % ', '.join(unknown))
+    out = OrderedDict((key, model.get(key, default)) for key, default in CONTAINER_DEFAULTS.items())
+    for key in ('name', 'image'):
+        if not out[key]:
+            raise RenderError('a container model needs %s' % key)
+    return out
+
+
+def _drop_empty(section):
+    return OrderedDict((k, v) for k, v in section.items() if v is not None and v != [])
+
+
+def container_section(model):
+    m = normalise(model)
+    section = OrderedDict([
+        ('Image', m['image']), ('ContainerName', m['name']), ('Pull', m['pull']),
+        ('Network', list(m['networks'])), ('NetworkAlias', list(m['network_aliases'])),
+        ('Volume', [volume_value(v) for v in m['volumes']]),
+        ('Environment', [literal_word('%s=%s' % (k, scalar(v))) for k, v in sorted(m['environment'].items())]),
+        ('Secret', [secret_value(ref) for ref in m['secrets']]),
+        ('PublishPort', [publish_value(p) for p in m['publish']]),
+        ('Exec', escape(m['command']) if m['command'] is not None else None),
+        ('User', m['user']),
+        ('AddDevice', [escape(d) for d in m['devices']]), ('Tmpfs', [escape(t) for t in m['tmpfs']]),
+        ('ReadOnly', True if m['read_only'] else None),
+        ('NoNewPrivileges', bool(m['no_new_privileges'])),
+        ('DropCapability', list(m['drop_capabilities'])), ('AddCapability', list(m['add_capabilities'])),
+        ('StopTimeout', m['stop_timeout']),
+        ('Label', label_words(m['labels'])),
+    ])
+    section = _drop_empty(section)
+    section.update(health_keys(m['healthcheck'], m['wait']))
+    return section
+
+
+def container_sections(model):
+    """{Unit, Container, Service} of a container model (no [Install]: see install())."""
+    m = normalise(model)
+    unit = OrderedDict([('Description', escape_specifiers(m['description'] or m['name']))])
+    deps = [unit_service(dep, 'container') for dep in m['depends_on']]
+    if deps:
+        unit['Requires'] = deps
+        unit['After'] = list(deps)
+    service = OrderedDict([('Restart', m['restart'] or DEFAULT_RESTART)])
+    if m['start_timeout'] is not None:
+        service['TimeoutStartSec'] = m['start_timeout']
+    service.update(m['limits'] or {})
+    return OrderedDict([('Unit', unit), ('Container', container_section(m)), ('Service', service)])
+
+
+def container_unit(model):
+    """The container unit: file name, type, container, systemd service, sections and text."""
+    sections = container_sections(model)
+    return {'name': unit_file(model['name'], 'container'), 'type': 'container', 'container': model['name'],
+            'unit': unit_service(model['name'], 'container'), 'sections': sections, 'text': unit_text(sections),
+            'notify_healthy': 'Notify' in sections['Container']}
+
+
+def _infra_unit(unit_type, section, name_key, name, description, labels, extra):
+    body = OrderedDict([(name_key, name), ('Label', label_words(labels))])
+    body.update(extra)
+    sections = OrderedDict([('Unit', OrderedDict([('Description', escape_specifiers(description))])),
+                            (section, _drop_empty(body))])
+    return {'name': unit_file(name, unit_type), 'type': unit_type, 'object': name,
+            'unit': unit_service(name, unit_type), 'sections': sections, 'text': unit_text(sections)}
+
+
+def network_unit(name, description, labels=(), internal=False):
+    """<name>.network creating the podman network <name>."""
+    return _infra_unit('network', 'Network', 'NetworkName', name, description, labels,
+                       {'Internal': True} if internal else {})
+
+
+def volume_unit(name, description, labels=()):
+    """<name>.volume creating the podman volume <name>."""
+    return _infra_unit('volume', 'Volume', 'VolumeName', name, description, labels, {})
+
+
+# -- text --------------------------------------------------------------------------------------------
+
+def unit_text(sections):
+    """The unit file text for sections, rendered by the same code as the quadlet module (minus its header)."""
+    try:
+        return render_unit(sections)
+    except UnitFileError as exc:
+        raise RenderError('cannot render unit: %s' % to_native(exc))
+
+
+def check_scope(scope):
+    if scope not in SCOPES:
+        raise RenderError('scope must be system or user, got %r' % (scope,))
+
+
+def install(sections, scope):
+    """The sections with [Install] WantedBy= as the quadlet module adds it with enabled=true."""
+    check_scope(scope)
+    out = OrderedDict((name, OrderedDict(body)) for name, body in sections.items())
+    body = out.setdefault('Install', OrderedDict())
+    if not any(key in body for key in ('WantedBy', 'RequiredBy')):
+        body['WantedBy'] = default_target(scope)
+    return out
+
+
+def installed_text(sections, scope):
+    """The unit text the quadlet module writes for sections with enabled=true, without its header."""
+    return unit_text(install(sections, scope))
+
+
+def managed_text(sections, scope):
+    """The whole file the quadlet module writes for sections with enabled=true (managed header included)."""
+    return MANAGED_HEADER + installed_text(sections, scope)
+
+
+# -- plan --------------------------------------------------------------------------------------------
+
+ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priority', 'middlewares', 'urls',
+              'public', 'required_middlewares', 'pass_host_header')
+CHECK_KEYS = ('name', 'container', 'command', 'stdout_regex', 'http', 'retries', 'delay')
+
+
+def layers(deps):
+    """Topological layers of {name: [names it needs]} (names sorted inside a layer); unknown names ignored."""
+    needs = dict((name, set(d for d in (wanted or []) if d in deps)) for name, wanted in deps.items())
+    out, placed = [], set()
+    while len(placed) < len(needs):
+        layer = sorted(name for name, wanted in needs.items() if name not in placed and wanted <= placed)
+        if not layer:
+            raise RenderError('dependency cycle among %s' % ', '.join(sorted(set(needs) - placed)))
+        out.append(layer)
+        placed.update(layer)
+    return out
+
+
+def plan_unit(unit, scope, service=None, wait=None, timeout=None, secrets=()):
+    """One unit of a plan: its file name and full text (header and [Install] included) and how to start it."""
+    is_container = unit['type'] == 'container'
+    return {
+        'name': unit['name'], 'text': managed_text(unit['sections'], scope),
+        'service': service, 'unit': unit['unit'], 'container': unit.get('container') if is_container else None,
+        'wait': bool(is_container if wait is None else wait and is_container),
+        'timeout': int(timeout or DEFAULT_TIMEOUT), 'secrets': sorted(set(secrets)),
+    }
+
+
+def plan_route(route):
+    return dict((key, route[key]) for key in ROUTE_ARGS if route.get(key) is not None)
+
+
+def plan_check(check):
+    out = dict((key, check.get(key)) for key in CHECK_KEYS)
+    out['retries'] = 5 if out['retries'] is None else out['retries']
+    out['delay'] = 2 if out['delay'] is None else out['delay']
+    if out['http'] is not None:
+        out['http'] = dict({'status': [200], 'host': None, 'body_regex': None}, **out['http'])
+    return out
+
+
+def plan(name, kind, scope, phases, secrets=None, routes=(), verify=(), rollback_order=()):
+    """The plan dict the executor runs: phases of plan units (phase 0: networks and volumes) and the rest."""
+    check_scope(scope)
+    return {
+        'name': name, 'kind': kind, 'scope': scope, 'phases': [list(phase) for phase in phases],
+        'secrets': dict(secrets or {}), 'routes': [plan_route(r) for r in routes],
+        'verify': [plan_check(c) for c in verify], 'rollback_order': list(rollback_order),
+    }
