@@ -192,7 +192,7 @@ class ActionModule(ActionBase):
             'units': applied.get('units') or {}, 'routes_changed': names, 'recovered': applied.get('recovered') or [],
             'images': applied.get('images') or {}, 'failure': applied.get('failure'),
             'rollback': applied.get('rollback'), 'verify': applied.get('verify') or [],
-            'seconds': dict(events.phase_seconds(applied), total=round(total, 1)),
+            'seconds': dict(events.phase_seconds(self.plan, applied), total=round(total, 1)),
             'service_seconds': events.service_seconds(self.plan, applied),
             'changed_services': events.changed_services(self.plan, applied),
         }
@@ -219,5 +219,5 @@ class ActionModule(ActionBase):
         return events.deploy_event(spec.get('kind') or self.plan.get('kind') or 'deploy',
                                    self.task_vars.get('inventory_hostname'), self.plan['name'], outcome, self.started,
                                    time.time(), images=images, pattern=spec.get('pattern'),
-                                   strategy=spec.get('strategy') or 'phased', phases=result['seconds'],
+                                   strategy=spec.get('strategy') or 'phased', phases=events.phase_seconds(self.plan, result),
                                    failure=result['failure'], details=details)

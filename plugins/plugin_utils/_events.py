@@ -32,11 +32,25 @@ def event_stats(events):
     return {'data': {'homelab_deploy_events': list(events)}, 'per_host': False, 'aggregate': True}
 
 
-def phase_seconds(result):
+def phase_labels(plan):
+    """{phase index: label}: 'infra' for phases of networks and volumes only, else 'phase N' counting from 1."""
+    labels, count = {}, 0
+    for index, phase in enumerate(plan['phases']):
+        if any(unit.get('container') for unit in phase):
+            count += 1
+            labels[index] = 'phase %d' % count
+        else:
+            labels[index] = 'infra'
+    return labels
+
+
+def phase_seconds(plan, result):
     """{'phase N': seconds} plus the verification time, from a quadlet_apply result."""
+    labels = phase_labels(plan)
     out = {}
     for phase in result.get('phases') or []:
-        out['phase %s' % phase['phase']] = round(float(phase.get('seconds') or 0), 1)
+        label = labels.get(phase['phase'], 'phase %s' % phase['phase'])
+        out[label] = round(out.get(label, 0) + float(phase.get('seconds') or 0), 1)
     seconds = result.get('seconds') or {}
     if seconds.get('verify') is not None:
         out['verify'] = round(float(seconds['verify']), 1)
@@ -69,6 +83,7 @@ def changed_services(plan, result):
 def phase_lines(plan, result):
     """One progress line per phase: what started or restarted, and how long each service took to get healthy."""
     lines = []
+    labels = phase_labels(plan)
     services = dict((unit['name'], unit.get('service') or unit['name']) for phase in plan['phases'] for unit in phase)
     units = result.get('units') or {}
     phases = result.get('phases') or []
@@ -82,8 +97,8 @@ def phase_lines(plan, result):
                 took = state.get('seconds_to_healthy')
                 acted.append('%s %s%s' % (services.get(unit, unit), PAST.get(action, action),
                                           ' (healthy in %.1f s)' % took if took is not None else ''))
-        lines.append('%s phase %s [%s]: %s in %.1f s' % (
-            plan['name'], phase['phase'], ', '.join(names), '; '.join(acted) or 'unchanged', float(phase.get('seconds') or 0)))
+        lines.append('%s %s [%s]: %s in %.1f s' % (
+            plan['name'], labels.get(phase['phase'], 'phase %s' % phase['phase']), ', '.join(names), '; '.join(acted) or 'unchanged', float(phase.get('seconds') or 0)))
     return lines
 
 
@@ -91,7 +106,7 @@ def summary_lines(plan, result, routes, total):
     """The final summary: outcome, what changed, per-service times to healthy, per-phase and total times."""
     changed = changed_services(plan, result)
     times = service_seconds(plan, result)
-    phases = phase_seconds(result)
+    phases = phase_seconds(plan, result)
     lines = ['%s: %d phase(s), %d unit(s); changed: %s; routes changed: %s' % (
         plan['name'], len(plan['phases']), sum(len(p) for p in plan['phases']), ', '.join(changed) or 'nothing',
         ', '.join(routes) or 'none')]

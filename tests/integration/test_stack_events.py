@@ -57,7 +57,7 @@ def test_one_event_per_run_success_and_rolled_back(inventory):
             'stack', 'node', 'hlevt', 'phased', 'success')
         assert event['images']['hlevt-web'].startswith('localhost/hl-web@sha256:')
         assert event['failure'] is None and event['duration'] > 0 and event['started'] > 1.7e9
-        assert set(event['phases']) == {'phase 1'} and event['details']['touched'] == ['web']
+        assert set(event['phases']) == {'infra', 'phase 1'} and event['details']['touched'] == ['web']
         assert on_node('podman', 'container', 'exists', 'hlevt-web').returncode == 0
 
         broken = dict(STACK, name='hlevtb', services={'web': dict(STACK['services']['web'], image='localhost/hl-web:broken')})
