@@ -197,11 +197,11 @@ class Runner(object):
         else:
             self.podman('secret', 'create', '--replace', name, '-', data=value)
 
-    def unit_states(self, units):
+    def unit_states(self, units, properties=SHOW_PROPERTIES):
         """systemctl show for several units in one call: {unit: {property: value}}."""
         if not units:
             return {}
-        props = ','.join(SHOW_PROPERTIES)
+        props = ','.join(properties)
         dummy, out, dummy = self.systemctl('show', '-p', props, '--', *units)
         return dict((block.get('Id'), block) for block in parse_show(out))
 

@@ -201,24 +201,44 @@ def find_generated(units, source_path):
 
 def classify_stderr(stderr, filename, staged_path):
     """Sort generator stderr into errors about our file, warnings about it, and errors about other files."""
-    ours, warnings, others = [], [], []
+    errors, warnings, others = classify_stderr_set(stderr, {filename: staged_path}, blame=filename)
+    return errors.get(filename, []), warnings.get(filename, []), others
+
+
+def classify_stderr_set(stderr, staged, blame=None):
+    """Sort generator stderr by the staged file it is about: ({file: errors}, {file: warnings}, other errors).
+
+    staged maps each file name to its staged path. A line about no quadlet file at all is an error of the
+    set, filed under blame (None for a set, the file for a single one); lines about quadlet files outside
+    the set are the third value.
+    """
+    errors, warnings, others = {}, {}, []
     for raw in stderr.splitlines():
         line = GENERATOR_PREFIX_RE.sub('', raw).strip()
         if not line or line.startswith('Loading source'):
             continue
-        mentions_us = (staged_path in line or '"%s"' % filename in line
-                       or re.search(r'(^|\s)%s(\s|:|$)' % re.escape(filename), line) is not None)
+        owner = line_owner(line, staged)
+        if owner is not None:
+            line = line.replace(staged[owner], owner)
         if 'Warning:' in line or line.startswith('Warning'):
-            if mentions_us:
-                warnings.append(line.replace(staged_path, filename))
-            continue
-        if mentions_us:
-            ours.append(line.replace(staged_path, filename))
+            if owner is not None:
+                warnings.setdefault(owner, []).append(line)
+        elif owner is not None:
+            errors.setdefault(owner, []).append(line)
         elif QUADLET_FILE_RE.search(line):
             others.append(line)
         else:
-            ours.append(line)
-    return ours, warnings, others
+            errors.setdefault(blame, []).append(line)
+    return errors, warnings, others
+
+
+def line_owner(line, staged):
+    """The staged file a generator line names (by staged path, quoted name or name as a word), or None."""
+    for filename, path in sorted(staged.items()):
+        if (path in line or '"%s"' % filename in line
+                or re.search(r'(^|\s)%s(\s|:|$)' % re.escape(filename), line) is not None):
+            return filename
+    return None
 
 
 def analyze_errors(output, unit_path):
@@ -229,58 +249,94 @@ def analyze_errors(output, unit_path):
 
 
 class Validator(object):
-    """Run the node's own quadlet generator (dry run) and systemd-analyze on a staged copy of the new file."""
+    """Run the node's own quadlet generator (dry run) and systemd-analyze on staged copies of new files.
+
+    validate() checks one file; validate_set() checks several staged together, so references between them
+    (a container's Network=x.network of the same set) resolve as they will once all are installed.
+    """
 
     def __init__(self, runner, scope, tmpdir=None):
         self.runner, self.scope, self.tmpdir = runner, scope, tmpdir
 
     def validate(self, filename, text):
+        result = self.staged({filename: text}, blame=filename)
+        ours = result['files'][filename]
+        return {'rc': result['rc'], 'errors': ours['errors'], 'warnings': ours['warnings'],
+                'other_errors': result['other_errors'], 'service': ours['service'], 'generated': ours['generated']}
+
+    def validate_set(self, files):
+        """{'rc', 'files': {file: {errors, warnings, service, generated}}, 'errors': of the set, 'other_errors'}."""
+        return self.staged(files, blame=None)
+
+    def staged(self, files, blame):
         staging = tempfile.mkdtemp(prefix='homelab-quadlet-', dir=self.tmpdir)
         try:
-            return self._validate(staging, filename, text)
+            return self._validate(staging, files, blame)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _validate(self, staging, filename, text):
-        staged = os.path.join(staging, filename)
-        with open(staged, 'w') as handle:
-            handle.write(text)
+    def _validate(self, staging, files, blame):
+        staged = self.stage(staging, files)
         rc, out, err = self.generate([staging])
-        ours, warnings, others = classify_stderr(err, filename, staged)
+        errors, warnings, others = classify_stderr_set(err, staged, blame)
         if others:
-            ours.extend(self.new_errors(others, filename))
-        service, generated = find_generated(parse_dryrun(out), staged)
+            errors.setdefault(blame, []).extend(self.new_errors(others, blame or 'set of units'))
+        units = parse_dryrun(out)
+        result = dict((name, self.file_result(name, staged[name], units, errors, warnings, rc)) for name in files)
+        services = [r['service'] for r in result.values() if r['service'] and not r['errors']]
+        for name, lines in self.verify(staging, units, services).items():
+            result[self.owner_of(result, name)]['errors'].extend(lines)
+        for name, path in staged.items():
+            real = os.path.join(self.scope.unit_dir(), name)
+            result[name]['generated'] = mask_secrets((result[name]['generated'] or '').replace(path, real))
+        return {'rc': rc, 'files': result, 'errors': errors.get(None, []), 'other_errors': others}
+
+    def stage(self, staging, files):
+        staged = {}
+        for filename, text in files.items():
+            staged[filename] = os.path.join(staging, filename)
+            with open(staged[filename], 'w') as handle:
+                handle.write(text)
+        return staged
+
+    @staticmethod
+    def file_result(filename, path, units, errors, warnings, rc):
+        service, generated = find_generated(units, path)
+        ours = list(errors.get(filename, []))
         if service is None and not ours:
             ours.append('the generator produced no service for %s (rc=%s)' % (filename, rc))
-        if service is not None and not ours:
-            ours.extend(self.verify(staging, parse_dryrun(out), service))
-        return {'rc': rc, 'errors': ours, 'warnings': warnings, 'other_errors': others, 'service': service,
-                'generated': mask_secrets((generated or '').replace(staged, os.path.join(self.scope.unit_dir(), filename)))}
+        return {'errors': ours, 'warnings': warnings.get(filename, []), 'service': service, 'generated': generated}
+
+    @staticmethod
+    def owner_of(result, service):
+        return [name for name, r in result.items() if r['service'] == service][0]
 
     def generate(self, extra_dirs):
         dirs = list(extra_dirs) + [d for d in self.scope.search_dirs() if os.path.isdir(d)]
         argv = [self.runner.quadlet_binary(), '-dryrun', '-no-kmsg-log'] + (['-user'] if self.scope.is_user else [])
         return self.runner.run(argv, ok_rcs=None, env={'QUADLET_UNIT_DIRS': ':'.join(dirs)}, switch=False)
 
-    def new_errors(self, others, filename):
-        """Errors in other units that appear only with the new file (e.g. a reference it broke)."""
+    def new_errors(self, others, cause):
+        """Errors in other units that appear only with the new files (e.g. a reference they broke)."""
         dummy, dummy, err = self.generate([])
-        before = set(classify_stderr(err, filename, '\0')[2])
-        return ['%s (caused by the new %s)' % (line, filename) for line in others if line not in before]
+        before = set(classify_stderr_set(err, {})[2])
+        return ['%s (caused by the new %s)' % (line, cause) for line in others if line not in before]
 
-    def verify(self, staging, units, service):
+    def verify(self, staging, units, services):
+        """systemd-analyze verify of the generated services, in one call: {service: error lines}."""
         analyze = self.runner.module.get_bin_path('systemd-analyze')
-        if not analyze:
-            return []
+        if not analyze or not services:
+            return {}
         gen = os.path.join(staging, 'generated')
         os.mkdir(gen)
         for name, text in units.items():
             with open(os.path.join(gen, name), 'w') as handle:
                 handle.write(text)
-        target = os.path.join(gen, service)
-        dummy, out, err = self.runner.run([analyze, 'verify', '--man=no', '--recursive-errors=no', target],
+        targets = [os.path.join(gen, service) for service in services]
+        dummy, out, err = self.runner.run([analyze, 'verify', '--man=no', '--recursive-errors=no'] + targets,
                                           ok_rcs=None, switch=False)
-        return analyze_errors(out + '\n' + err, target)
+        found = dict((os.path.basename(t), analyze_errors(out + '\n' + err, t)) for t in targets)
+        return dict((name, lines) for name, lines in found.items() if lines)
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,1184 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private helpers for the quadlet_apply module (a set of units as one transaction); not a public API, may change without notice.
+
+Flow, all under the host lock: recover leftover journals -> plan -> validate the whole set -> (check mode
+stops here) -> journal -> write files and secrets -> one daemon-reload -> phases (queue starts, wait together)
+-> verify checks -> commit (the rollback point <name>.last.json). A failure rolls every unit back.
+The pure functions at the top decide; the classes below them talk to the host.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import json
+import os
+import re
+import tempfile
+import time
+import uuid
+
+from ansible_collections.homelab.deploy.plugins.module_utils import _podman as podman
+from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet as quadlet
+from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import (
+    UnitFileError, canonical_text, parse_unit)
+
+TXN_NAME_RE = re.compile(r'^[a-z][a-z0-9-]{0,100}$')
+PAUSE_ENV = 'HOMELAB_DEPLOY_PAUSE_AT'
+PAUSE_SECONDS = 120
+JOURNAL_VERSION = 1
+ACTIVE_STATES = ('active', 'activating', 'reloading')
+# Units whose change is applied by creating a podman object once (quadlet passes --ignore): never restarted.
+INFRA_TYPES = ('network', 'volume', 'image', 'build')
+PLAN_PROPERTIES = ('Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'NeedDaemonReload', 'InvocationID', 'Job')
+JOB_PROPERTIES = ('Id', 'ActiveState', 'SubState', 'Result', 'InvocationID', 'Job')
+MIN_MASKED_LENGTH = 4
+
+
+class TxnError(Exception):
+    """A step of the transaction failed; failure says which unit, which check, why, and the evidence."""
+
+    def __init__(self, msg, failure=None):
+        super(TxnError, self).__init__(msg)
+        self.failure = failure or {}
+
+
+# ---------------------------------------------------------------------------
+# The units of a transaction
+# ---------------------------------------------------------------------------
+
+def check_txn_name(name):
+    if not TXN_NAME_RE.match(name or ''):
+        raise quadlet.QuadletError('invalid transaction name %r: lower-case letters, digits and "-", starting '
+                                   'with a letter' % name)
+
+
+def unit_spec(raw):
+    """One entry of the units option, checked and with its defaults."""
+    base, unit_type, filename = quadlet.split_name(raw['name'])
+    state = raw.get('state') or 'present'
+    if state == 'present' and raw.get('content') is None:
+        raise quadlet.QuadletError('unit %s: content is required with state=present' % filename)
+    if raw.get('purge') and state != 'absent':
+        raise quadlet.QuadletError('unit %s: purge only applies to state=absent' % filename)
+    wait = raw.get('wait')
+    timeout = raw.get('timeout')
+    return {'file': filename, 'base': base, 'type': unit_type, 'state': state, 'content': raw.get('content'),
+            'phase': int(raw.get('phase') or 0), 'wait': unit_type == 'container' if wait is None else bool(wait),
+            'timeout': 120 if timeout is None else int(timeout), 'purge': bool(raw.get('purge'))}
+
+
+def unit_specs(units):
+    """The units option as specs in phase order; a file named twice is refused."""
+    specs = [unit_spec(raw) for raw in units or []]
+    names = [s['file'] for s in specs]
+    twice = sorted(set(n for n in names if names.count(n) > 1))
+    if twice:
+        raise quadlet.QuadletError('unit(s) %s appear more than once in units' % ', '.join(twice))
+    return sorted(specs, key=lambda s: (s['phase'], s['file']))
+
+
+def check_verify(checks):
+    """Each verify check runs a command in a container, an HTTP probe, or both."""
+    for check in checks or []:
+        if not check.get('command') and not check.get('http'):
+            raise quadlet.QuadletError('verify check %s needs command or http' % check['name'])
+        if check.get('command') and not check.get('container'):
+            raise quadlet.QuadletError('verify check %s: command runs in a container; give container'
+                                       % check['name'])
+
+
+# ---------------------------------------------------------------------------
+# Image pinning
+# ---------------------------------------------------------------------------
+
+def pin_reference(image, digest):
+    """repo@digest for an image reference and the digest it resolves to on the host (tag dropped).
+
+    The same rule as the stack_pin filter: a reference that already has a digest is left alone.
+    """
+    if not digest or '@' in image:
+        return image
+    slash = image.rfind('/')
+    colon = image.rfind(':')
+    repo = image[:colon] if colon > slash else image
+    return '%s@%s' % (repo, digest)
+
+
+def image_to_pin(unit, unit_type):
+    """The Image= of a .container unit that pinning would rewrite, or None (.image/.build refs, digests)."""
+    if unit_type != 'container':
+        return None
+    image = unit.get('Container', 'Image')
+    if not image or '@' in image or image.endswith('.image') or image.endswith('.build'):
+        return None
+    return image
+
+
+def rewrite_image(text, image, pinned):
+    """text with the [Container] Image=image line pointing at pinned; every other byte kept."""
+    out, section = [], None
+    for line in text.splitlines(True):
+        stripped = line.strip()
+        if stripped.startswith('[') and stripped.endswith(']'):
+            section = stripped[1:-1]
+        elif section == 'Container' and '=' in line:
+            key, _sep, value = line.partition('=')
+            if key.strip() == 'Image' and value.strip() == image:
+                line = key + '=' + value.replace(image, pinned, 1)
+        out.append(line)
+    return ''.join(out)
+
+
+# ---------------------------------------------------------------------------
+# Planning: what each unit needs
+# ---------------------------------------------------------------------------
+
+def is_active(show):
+    show = show or {}
+    return show.get('ActiveState') in ACTIVE_STATES and show.get('SubState') != 'auto-restart'
+
+
+def needs_reload(show):
+    """systemd has not loaded the current file: never loaded, or changed on disk since (NeedDaemonReload)."""
+    show = show or {}
+    return show.get('NeedDaemonReload') == 'yes' or show.get('LoadState') in (None, 'not-found')
+
+
+def effective_change(before, after, filename):
+    if before is None:
+        return True
+    try:
+        return canonical_text(before, filename) != canonical_text(after, filename)
+    except UnitFileError:
+        return True
+
+
+def file_action(spec):
+    if spec['state'] == 'absent':
+        return 'remove' if spec['before'] is not None else 'unchanged'
+    return 'unchanged' if spec['before'] == spec['after'] else 'write'
+
+
+def service_action(spec, show, changed_secrets):
+    """start | restart | stop | none for one unit, from its files, its service and the changed secrets."""
+    if spec['state'] == 'absent':
+        return 'stop' if spec['before'] is not None and is_active(show) else 'none'
+    if not is_active(show):
+        return 'start'
+    if spec['type'] in INFRA_TYPES:
+        return 'none'
+    if effective_change(spec['before'], spec['after'], spec['file']):
+        return 'restart'
+    if set(spec.get('secrets') or ()) & set(changed_secrets):
+        return 'restart'
+    if needs_reload(show):
+        return 'restart'  # the file is current but systemd runs an older one (killed before daemon-reload)
+    return 'none'
+
+
+def plan_unit(spec, show, changed_secrets):
+    """The spec with what to do: file_action, service_action, reload, and the service's state now."""
+    plan = dict(spec)
+    plan['file_action'] = file_action(spec)
+    plan['service_action'] = service_action(spec, show, changed_secrets)
+    plan['reload'] = plan['file_action'] != 'unchanged' or (spec['state'] == 'present' and needs_reload(show))
+    plan['was_active'] = is_active(show)
+    return plan
+
+
+def changed_secrets(wanted, current):
+    """Names of the wanted secrets whose value differs from the one in the store."""
+    return sorted(name for name, value in (wanted or {}).items() if current.get(name) != '%s' % value)
+
+
+def touches(plan):
+    return plan['file_action'] != 'unchanged' or plan['service_action'] != 'none' or plan['reload']
+
+
+def purge_wanted(plan):
+    return plan['state'] == 'absent' and plan['purge']
+
+
+def is_change(plans, secrets):
+    return bool(secrets) or any(touches(p) for p in plans)
+
+
+def phase_groups(plans):
+    """[(phase, [plans])] in ascending phase order, present units only."""
+    phases = {}
+    for plan in plans:
+        if plan['state'] == 'present':
+            phases.setdefault(plan['phase'], []).append(plan)
+    return sorted(phases.items())
+
+
+def unit_report(plan):
+    return {'action': plan['file_action'], 'service': plan['service_action'], 'service_name': plan['service_name'],
+            'container': plan.get('container'), 'seconds_to_healthy': None}
+
+
+def phase_report(phase, plans):
+    return {'phase': phase, 'units': [p['file'] for p in plans],
+            'started': [p['service_name'] for p in plans if p['service_action'] == 'start'],
+            'restarted': [p['service_name'] for p in plans if p['service_action'] == 'restart'],
+            'seconds': None, 'healthy': {}}
+
+
+# ---------------------------------------------------------------------------
+# Diff
+# ---------------------------------------------------------------------------
+
+def diff_block(filename, text):
+    text = text or ''
+    return '# file: %s\n%s%s' % (filename, text, '' if not text or text.endswith('\n') else '\n')
+
+
+def build_diff(plans, secrets, mask):
+    """before/after: the changed files one after the other under `# file: NAME` headers, secrets masked."""
+    before, after = [], []
+    for plan in plans:
+        if plan['file_action'] != 'unchanged':
+            before.append(diff_block(plan['file'], mask(plan['before'])))
+            after.append(diff_block(plan['file'], mask(plan['after'])))
+    for name in sorted(secrets):
+        before.append('# secret: %s = %s\n' % (name, podman.MASK))
+        after.append('# secret: %s = %s (changed)\n' % (name, podman.MASK))
+    return {'before': ''.join(before), 'after': ''.join(after)}
+
+
+class Masker(object):
+    """Hides credential-like NAME=value pairs and every known secret value (given and previous)."""
+
+    def __init__(self, values=()):
+        self.values = set()
+        self.add(values)
+
+    def add(self, values):
+        self.values.update(v for v in ('%s' % x for x in values if x is not None) if len(v) >= MIN_MASKED_LENGTH)
+
+    def __call__(self, text):
+        if not text:
+            return text
+        for value in sorted(self.values, key=len, reverse=True):
+            text = text.replace(value, podman.MASK)
+        return podman.mask_secrets(text)
+
+
+# ---------------------------------------------------------------------------
+# Journal records (pure)
+# ---------------------------------------------------------------------------
+
+def journal_unit(plan):
+    return {'path': plan['path'], 'type': plan['type'], 'before': plan['before'],
+            'after': plan['after'] if plan['state'] == 'present' else None,
+            'service_name': plan['service_name'], 'container': plan.get('container'),
+            'was_active': plan['was_active'], 'phase': plan['phase'], 'wait': plan['wait'],
+            'timeout': plan['timeout'], 'file_action': plan['file_action'],
+            'service_action': plan['service_action'], 'touched': plan['service_action'] == 'stop'}
+
+
+def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=None):
+    """The journal of a transaction before its first change: every unit it touches, the previous secrets.
+
+    Units it stops (state=absent) count as touched from the start: they are stopped before any file changes.
+    """
+    now = time.time() if now is None else now
+    return {'version': JOURNAL_VERSION, 'txn_id': txn_id or uuid.uuid4().hex[:12], 'name': name,
+            'scope': scope.name, 'user': scope.user, 'state': 'prepared', 'pid': os.getpid() if pid is None else pid,
+            'started': now, 'updated': now,
+            'units': dict((p['file'], journal_unit(p)) for p in plans if touches(p)),
+            'secrets': dict(previous_secrets)}
+
+
+def last_record(record, now=None):
+    """The rollback point kept after a commit: the journal with every unit counted as touched."""
+    last = copy.deepcopy(record)
+    last['state'] = 'committed'
+    last['committed'] = time.time() if now is None else now
+    last.pop('pid', None)
+    for unit in last['units'].values():
+        unit['touched'] = True
+    return last
+
+
+def recovery_kind(record):
+    """A leftover journal is rolled back, unless its transaction had committed (then it is just finished)."""
+    return 'finish' if record.get('state') == 'committed' else 'rollback'
+
+
+def ordered_units(record):
+    return sorted(record['units'].items(), key=lambda item: (item[1]['phase'], item[0]))
+
+
+def rollback_plan(record, current):
+    """What puts the units of a record back, given the current file texts {file: text or None}.
+
+    Files that differ from their before text are restored (or removed when they were new). Services the
+    transaction touched are restarted when they ran before and stopped when they did not; new units are
+    stopped too. Stops come first, in reverse phase order; restarts after the reload, in phase order.
+    """
+    plan = {'stop': [], 'restore': [], 'remove': [], 'restart': [], 'reload': record.get('state') != 'prepared'}
+    for filename, unit in ordered_units(record):
+        if current.get(filename) != unit['before']:
+            plan['remove' if unit['before'] is None else 'restore'].append(filename)
+        if unit['before'] is None or (unit['touched'] and not unit['was_active']):
+            plan['stop'].append(unit['service_name'])
+        elif unit['touched']:
+            plan['restart'].append(unit['service_name'])
+    plan['stop'].reverse()
+    plan['reload'] = plan['reload'] or bool(plan['restore'] or plan['remove'])
+    return plan
+
+
+def secrets_to_restore(previous, current):
+    """{name: previous value or None} of the secrets that no longer hold their previous value."""
+    return dict((name, value) for name, value in (previous or {}).items() if current.get(name) != value)
+
+
+def rollback_summary(rollback):
+    """One line per thing a rollback did, for recovered[].actions and messages."""
+    lines = ['restored %s' % f for f in rollback['restored']] + ['removed %s' % f for f in rollback['removed']]
+    lines += ['secret %s restored' % s for s in rollback['secrets']]
+    lines += ['daemon-reload'] if rollback.get('reloaded') else []
+    lines += ['stopped %s' % s for s in rollback['stopped']] + ['restarted %s' % s for s in rollback['restarted']]
+    return lines
+
+
+def job_verdict(show, baseline):
+    """Has a queued start/restart begun? 'begun', None (still queued), or why it ended without starting.
+
+    A new InvocationID means systemd started the unit (again); no job left and the same invocation means
+    the job ended without starting it (a dependency failed, a condition was not met).
+    """
+    invocation = show.get('InvocationID') or ''
+    if invocation and invocation != (baseline or ''):
+        return 'begun'
+    if show.get('Job'):
+        return None
+    if show.get('ActiveState') in ACTIVE_STATES:
+        return 'begun'
+    return 'the start job of %s ended without starting it (%s/%s, result %s); did a dependency fail?' % (
+        show.get('Id'), show.get('ActiveState'), show.get('SubState'), show.get('Result'))
+
+
+def command_verdict(rc, out, err, stdout_regex):
+    """Error of one verify command run, or None when it passed."""
+    if rc != 0:
+        return 'exit code %s: %s' % (rc, (err or out).strip()[-500:])
+    if stdout_regex and not re.search(stdout_regex, out or ''):
+        return 'stdout does not match %r: %s' % (stdout_regex, (out or '').strip()[-500:])
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Journal files
+# ---------------------------------------------------------------------------
+
+def txn_dir(scope):
+    return os.path.join(scope.state_dir(), 'txn')
+
+
+def leftover_journals(directory):
+    """Journal files left by runs that did not finish (the rollback points are not journals)."""
+    try:
+        names = os.listdir(directory)
+    except (IOError, OSError):
+        return []
+    return sorted(os.path.join(directory, n) for n in names
+                  if n.endswith('.json') and not n.endswith('.last.json') and not n.startswith('.'))
+
+
+def read_json(path):
+    """The JSON in path, None when there is no such file; ValueError when it is not a journal."""
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (IOError, OSError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get('units'), dict):
+        raise ValueError('%s is not a transaction journal' % path)
+    return data
+
+
+def write_private(scope, path, data):
+    """Atomically replace path with data as JSON, mode 0600 from the first byte, in a 0700 directory."""
+    directory = os.path.dirname(path)
+    scope.makedirs(directory, 0o700)
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            json.dump(data, handle, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        scope.own(tmp)
+        os.rename(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    sync_dir(directory)
+
+
+def sync_dir(directory):
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_file(path):
+    if os.path.exists(path):
+        os.remove(path)
+
+
+class Journal(object):
+    """<state_dir>/txn/<name>.json while a transaction runs; <name>.last.json: the last committed one."""
+
+    def __init__(self, scope, name):
+        self.scope = scope
+        self.path = os.path.join(txn_dir(scope), name + '.json')
+        self.last_path = os.path.join(txn_dir(scope), name + '.last.json')
+
+    def save(self, record):
+        record['updated'] = time.time()
+        write_private(self.scope, self.path, record)
+
+    def save_last(self, record):
+        write_private(self.scope, self.last_path, record)
+
+    def load_last(self):
+        return read_json(self.last_path)
+
+    def remove(self):
+        remove_file(self.path)
+
+    def remove_last(self):
+        remove_file(self.last_path)
+
+
+def pause_at(state, sleep=time.sleep):
+    """Test hook: stop right after reaching state when HOMELAB_DEPLOY_PAUSE_AT names it (tests kill us there)."""
+    if os.environ.get(PAUSE_ENV) == state:
+        sleep(PAUSE_SECONDS)
+
+
+class Timer(object):
+    def __init__(self, clock):
+        self.clock, self.start, self.seconds = clock, clock(), {}
+
+    def mark(self, key, since):
+        self.seconds[key] = round(self.clock() - since, 2)
+
+    def total(self):
+        self.mark('total', self.start)
+        return self.seconds
+
+
+def purge_object(spec, unit):
+    """(kind, name) of the podman object purge=true removes for an absent unit, or None."""
+    if not spec['purge'] or spec['type'] not in quadlet.OBJECT_KEYS:
+        return None
+    kind = quadlet.OBJECT_KEYS[spec['type']][1]
+    name = quadlet.object_name(spec['base'], spec['type'], unit)
+    if kind == 'container' and unit is not None:
+        name = quadlet.container_target(unit) or name
+    return kind, name
+
+
+def rollback_message(rollback):
+    done = ', '.join(rollback_summary(rollback)) or 'nothing needed undoing'
+    if rollback['ok']:
+        return 'rolled the whole set back: %s' % done
+    return ('rolled the set back WITH ERRORS: %s (done: %s); the journal is kept and the next run rolls back again'
+            % ('; '.join(rollback['errors']), done))
+
+
+def health_target(item):
+    if item.get('container'):
+        return podman.Target(item['container'], container=item['container'], unit=item['service_name'])
+    return podman.Target.from_name(item['service_name'])
+
+
+# ---------------------------------------------------------------------------
+# The host
+# ---------------------------------------------------------------------------
+
+class Refused(Exception):
+    """The set cannot be applied; found before anything changed."""
+
+    def __init__(self, msg, **extra):
+        super(Refused, self).__init__(msg + ' Nothing was changed.')
+        self.extra = extra
+
+
+class Host(object):
+    """The host as a transaction sees it: unit files, services, secrets and images, calls batched."""
+
+    def __init__(self, module, scope, runner):
+        self.module, self.scope, self.runner = module, scope, runner
+
+    def store(self, filename):
+        return quadlet.UnitStore(self.module, self.scope, filename)
+
+    def read(self, filename):
+        return self.store(filename).read()
+
+    def put(self, filename, text):
+        """Write text atomically as the unit file, or remove the file when text is None."""
+        if text is None:
+            self.store(filename).remove()
+        else:
+            self.store(filename).write(text)
+
+    def states(self, services, properties=PLAN_PROPERTIES):
+        return self.runner.unit_states(sorted(set(services)), properties)
+
+    def secret_values(self, names):
+        return dict((name, self.runner.secret_value(name)) for name in sorted(names))
+
+    def digest(self, image):
+        found = self.runner.json(['podman', 'image', 'inspect', '--', image], ok_rcs=(0, 125)) or []
+        return found[0].get('Digest') if found else None
+
+    def exists(self, obj):
+        rc, dummy, dummy = self.runner.podman(obj[0], 'exists', obj[1], ok_rcs=(0, 1))
+        return rc == 0
+
+    def systemctl(self, verb, services, no_block=False, ok_rcs=(0,)):
+        if services:
+            argv = (['--no-block'] if no_block else []) + [verb, '--'] + list(services)
+            self.runner.systemctl(*argv, ok_rcs=ok_rcs)
+
+    def loaded(self, services):
+        shows = self.states(services, ('Id', 'LoadState'))
+        return [s for s in services if (shows.get(s) or {}).get('LoadState') not in (None, 'not-found')]
+
+    def logs(self, container, lines=20):
+        """The tail of a container's log for evidence; never raises."""
+        if not container:
+            return None
+        try:
+            dummy, out, err = self.runner.podman('logs', '--tail', str(lines), container, ok_rcs=None)
+        except podman.CommandError as exc:
+            return '%s' % exc
+        return (out + err).strip()[-3000:]
+
+
+class Waiter(object):
+    """Queues the starts of a group of units (systemctl --no-block) and waits for all of them together."""
+
+    def __init__(self, host, interval, mask, clock=time.monotonic, sleep=time.sleep, watcher=podman.HealthWatcher):
+        self.host, self.interval, self.mask = host, interval, mask
+        self.clock, self.sleep, self.watcher = clock, sleep, watcher
+
+    def start(self, items):
+        """items: {file, service_name, container, wait, timeout, verb}. Returns ({target: seconds}, failure)."""
+        t0 = self.clock()
+        baseline = self.host.states([i['service_name'] for i in items], ('Id', 'InvocationID'))
+        for verb in ('start', 'restart'):
+            self.host.systemctl(verb, [i['service_name'] for i in items if i['verb'] == verb], no_block=True)
+        waited = [i for i in items if i['wait']]
+        deadline = t0 + max([i['timeout'] for i in waited] or [0])
+        failure = self.wait_begun(waited, baseline, deadline)
+        if failure or not waited:
+            return {}, failure
+        return self.wait_healthy(waited, deadline, t0)
+
+    def wait_begun(self, items, baseline, deadline):
+        """Until every queued job has begun: a restart would otherwise find the old container healthy."""
+        pending = dict((i['service_name'], i) for i in items)
+        while pending:
+            shows = self.host.states(list(pending), JOB_PROPERTIES)
+            for service in sorted(pending):
+                before = (baseline.get(service) or {}).get('InvocationID')
+                verdict = job_verdict(shows.get(service) or {'Id': service}, before)
+                if verdict == 'begun':
+                    del pending[service]
+                elif verdict:
+                    return self.failure(pending[service], 'start', verdict)
+            if pending and self.clock() >= deadline:
+                item = pending[sorted(pending)[0]]
+                return self.failure(item, 'start', 'the start of %s did not begin within %ss'
+                                    % (item['service_name'], item['timeout']))
+            if pending:
+                self.sleep(0.2)
+        return None
+
+    def wait_healthy(self, items, deadline, t0):
+        targets = [health_target(i) for i in items]
+        offset = self.clock() - t0
+        results = self.watcher(self.host.runner, targets, timeout=max(0.0, deadline - self.clock()),
+                               interval=self.interval, clock=self.clock, sleep=self.sleep).wait()
+        healthy = dict((r['name'], round(offset + (r['time_to_healthy'] or 0), 1)) for r in results if r['healthy'])
+        bad = [r for r in results if not r['healthy']]
+        if not bad:
+            return healthy, None
+        item = [i for i, t in zip(items, targets) if t.name == bad[0]['name']][0]
+        cause = '%s did not become healthy: %s (%s)' % (item['service_name'], bad[0]['status'], bad[0]['reason'])
+        return healthy, self.failure(item, 'health', cause, bad[0])
+
+    def failure(self, item, check, cause, result=None):
+        evidence = {'status': self.mask(self.host.runner.unit_status(item['service_name'])),
+                    'logs': self.mask(self.host.logs(item.get('container')))}
+        if result is not None:
+            log = (result.get('container') or {}).get('health_log') or []
+            evidence['health_log'] = [dict(entry, output=self.mask(entry.get('output'))) for entry in log]
+            evidence['reason'] = self.mask(result.get('reason'))
+        return {'unit': item['file'], 'service': item['service_name'], 'check': check, 'cause': self.mask(cause),
+                'evidence': evidence}
+
+
+class Restorer(object):
+    """Puts a journal record back: files, secrets, services. For in-run failures, leftover journals and revert."""
+
+    def __init__(self, host, waiter, mask):
+        self.host, self.waiter, self.mask = host, waiter, mask
+
+    def run(self, record):
+        current = dict((f, self.host.read(f)) for f in record['units'])
+        plan = rollback_plan(record, current)
+        previous = record.get('secrets') or {}
+        secrets = secrets_to_restore(previous, self.host.secret_values(previous))
+        out = {'restored': [], 'removed': [], 'stopped': [], 'restarted': [], 'secrets': sorted(secrets),
+               'reloaded': False, 'errors': []}
+        self.step(out, self.stop, plan['stop'], out)
+        for filename in plan['restore'] + plan['remove']:
+            self.step(out, self.restore_file, record['units'][filename], filename, out)
+        for name in sorted(secrets):
+            self.step(out, self.host.runner.set_secret, name, secrets[name])
+        if plan['reload']:
+            self.step(out, self.reload, out)
+        self.step(out, self.host.systemctl, 'reset-failed', out['stopped'], ok_rcs=None)
+        self.step(out, self.restart, record, plan['restart'], out)
+        out['ok'] = not out['errors']
+        return out
+
+    def step(self, out, func, *args, **kwargs):
+        try:
+            func(*args, **kwargs)
+        except (podman.CommandError, OSError, IOError) as exc:
+            out['errors'].append(self.mask('%s' % exc))
+
+    def stop(self, services, out):
+        loaded = self.host.loaded(services)
+        self.host.systemctl('stop', loaded)
+        out['stopped'] = loaded
+
+    def restore_file(self, unit, filename, out):
+        self.host.put(filename, unit['before'])
+        out['removed' if unit['before'] is None else 'restored'].append(filename)
+
+    def reload(self, out):
+        self.host.runner.systemctl('daemon-reload')
+        out['reloaded'] = True
+
+    def restart(self, record, services, out):
+        if not services:
+            return
+        items = [dict(unit, file=f, verb='restart') for f, unit in ordered_units(record)
+                 if unit['service_name'] in services]
+        healthy, failure = self.waiter.start(items)
+        out['restarted'] = list(services)
+        if failure:
+            out['errors'].append('%s did not come back: %s' % (failure['service'], failure['cause']))
+
+
+class Checks(object):
+    """The verify checks: a command in a container and/or an HTTP probe from the host, each retried."""
+
+    def __init__(self, runner, mask, sleep=time.sleep, probe=podman.probe_http, open_url=None):
+        self.runner, self.mask, self.sleep, self.probe, self.open_url = runner, mask, sleep, probe, open_url
+
+    def run_all(self, checks):
+        """([{name, ok, attempts, error}], failure of the first failed check or None); stops at a failure."""
+        results = []
+        for check in checks:
+            results.append(self.run(check))
+            if not results[-1]['ok']:
+                failure = {'unit': None, 'service': None, 'check': 'verify %s' % check['name'],
+                           'cause': results[-1]['error'], 'evidence': {'container': check.get('container')}}
+                return results, failure
+        return results, None
+
+    def run(self, check):
+        retries = max(1, check.get('retries') or 1)
+        error = None
+        for attempt in range(1, retries + 1):
+            error = self.once(check)
+            if error is None:
+                return {'name': check['name'], 'ok': True, 'attempts': attempt}
+            if attempt < retries:
+                self.sleep(check.get('delay') or 0)
+        return {'name': check['name'], 'ok': False, 'attempts': retries, 'error': self.mask(error)}
+
+    def once(self, check):
+        errors = []
+        if check.get('command'):
+            errors.append(self.command_error(check))
+        if check.get('http'):
+            errors.append(self.http_error(check['http']))
+        errors = [e for e in errors if e]
+        return '; '.join(errors) if errors else None
+
+    def command_error(self, check):
+        rc, out, err = self.runner.podman('exec', check['container'], *check['command'], ok_rcs=None)
+        return command_verdict(rc, out, err, check.get('stdout_regex'))
+
+    def http_error(self, http):
+        result = self.probe(http['url'], timeout=http.get('timeout') or 5, status_codes=http.get('status') or [200],
+                            body_regex=http.get('body_regex'), opener=self.opener(http.get('host')))
+        return None if result['ok'] else '%s: %s' % (http['url'], result['error'])
+
+    def opener(self, host):
+        base = self.open_url
+        if base is None:
+            from ansible.module_utils.urls import open_url as base
+        headers = {'Host': host} if host else None
+        return lambda url, **kwargs: base(url, headers=headers, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Planning on the host
+# ---------------------------------------------------------------------------
+
+class Planner(object):
+    """Reads the host once and decides before anything changes: texts, pins, validation, secrets, actions."""
+
+    def __init__(self, module, scope, host):
+        self.module, self.scope, self.host = module, scope, host
+        self.images = {}
+
+    def plan(self, specs, secrets, pin):
+        for spec in specs:
+            spec['before'] = self.host.read(spec['file'])
+            spec['path'] = self.host.store(spec['file']).path
+            spec['after'] = self.desired(spec, pin)
+        units = self.parse_all(specs)
+        for spec in specs:
+            self.describe(spec, units.get(spec['file']))
+        self.preflight(specs, units)
+        validation = self.validate(specs)
+        current = self.host.secret_values(secrets)
+        changed = changed_secrets(secrets, current)
+        shows = self.host.states([s['service_name'] for s in specs])
+        plans = [plan_unit(s, shows.get(s['service_name']), changed) for s in specs]
+        self.check_secret_refs(plans, secrets)
+        self.check_images(plans, units)
+        return plans, {'validation': validation, 'secrets_changed': changed,
+                       'previous': dict((name, current[name]) for name in changed)}
+
+    # -- texts -------------------------------------------------------------------
+
+    def desired(self, spec, pin):
+        if spec['state'] == 'absent' or not pin:
+            return spec['content']
+        try:
+            unit = parse_unit(spec['content'], spec['file'])
+        except UnitFileError:
+            return spec['content']  # parse_all reports it
+        image = image_to_pin(unit, spec['type'])
+        digest = self.host.digest(image) if image else None
+        if image and digest is None:
+            self.cannot_pin(spec, unit, image)
+        return rewrite_image(spec['content'], image, pin_reference(image, digest)) if digest else spec['content']
+
+    def cannot_pin(self, spec, unit, image):
+        local = quadlet.images_to_check(unit, spec['type'])
+        if local:
+            raise Refused('image %s of %s is not present in %s and will not be pulled (%s); load or build it first.'
+                          % (image, spec['file'], self.storage(), local[0][1]), missing_images=[image])
+        self.module.warn('cannot pin %s of %s: it is not in %s yet; left as is' % (image, spec['file'], self.storage()))
+
+    def storage(self):
+        return 'the image storage of user %s' % self.scope.user if self.scope.is_user else 'root\'s image storage'
+
+    def parse_all(self, specs):
+        units, errors = {}, {}
+        for spec in specs:
+            text = spec['after'] if spec['state'] == 'present' else spec['before']
+            try:
+                units[spec['file']] = parse_unit(text, spec['file']) if text is not None else None
+            except UnitFileError as exc:
+                if spec['state'] == 'present':
+                    errors[spec['file']] = '%s' % exc
+        if errors:
+            self.refuse_unparsable(specs, errors)
+        return units
+
+    def refuse_unparsable(self, specs, errors):
+        """The generator's own words are the clearest; ours only when it has none."""
+        validation = self.validator().validate_set(self.present_files(specs))
+        lines = ['%s: %s' % (f, '; '.join(validation['files'][f]['errors'] or [msg])) for f, msg in sorted(errors.items())]
+        raise Refused('invalid unit %s.' % '; '.join(lines), validation=brief_validation(validation))
+
+    def describe(self, spec, unit):
+        spec['service_name'] = quadlet.service_name(spec['base'], spec['type'], unit)
+        container = spec['type'] == 'container' and unit is not None
+        spec['container'] = quadlet.container_target(unit) if container else None
+        spec['secrets'] = quadlet.secret_names(unit, spec['type']) if unit is not None else []
+        spec['purge_object'] = None
+        if spec['state'] == 'absent':
+            obj = purge_object(spec, unit)
+            spec['purge_object'] = obj if obj and self.host.exists(obj) else None
+        elif container:
+            self.images[spec['file']] = unit.get('Container', 'Image')
+
+    # -- checks before anything changes ----------------------------------------
+
+    def preflight(self, specs, units):
+        errors = []
+        for spec in specs:
+            if spec['state'] != 'present':
+                continue
+            shadow = self.host.store(spec['file']).shadowed_by()
+            if shadow:
+                errors.append('%s is shadowed by %s, which quadlet reads first; remove that file' % (spec['path'], shadow))
+            unit = units[spec['file']]
+            errors.extend('%s: %s' % (spec['file'], e) for e in quadlet.check_sections(unit, spec['type']))
+            self.warn_credentials(spec, unit)
+        if errors:
+            raise Refused('invalid unit set: %s.' % '; '.join(errors), errors=errors)
+
+    def warn_credentials(self, spec, unit):
+        names = quadlet.secret_like_environment(unit, spec['type'])
+        if names:
+            self.module.warn('%s passes %s in Environment=; keep credentials in podman secrets instead (the secrets '
+                             'option, and Secret=NAME,type=env,target=VAR in the unit)' % (spec['file'], ', '.join(names)))
+
+    def validator(self):
+        return quadlet.Validator(self.host.runner, self.scope, self.module.tmpdir)
+
+    @staticmethod
+    def present_files(specs):
+        return dict((s['file'], s['after']) for s in specs if s['state'] == 'present')
+
+    def validate(self, specs):
+        """One generator dry run over every present unit, staged together ahead of the installed ones."""
+        files = self.present_files(specs)
+        if not files:
+            return None
+        validation = self.validator().validate_set(files)
+        brief = brief_validation(validation)
+        errors = ['%s: %s' % (f, e) for f, r in sorted(validation['files'].items()) for e in r['errors']]
+        errors += validation['errors']
+        if errors:
+            raise Refused('quadlet rejected the set: %s.' % '; '.join(errors), validation=brief)
+        for spec in specs:
+            spec['service_name'] = validation['files'].get(spec['file'], {}).get('service') or spec['service_name']
+        return brief
+
+    def check_secret_refs(self, plans, given):
+        """Secret= names of units about to (re)start must exist already or come with the secrets option."""
+        used = set(n for p in plans if p['service_action'] in ('start', 'restart') for n in p['secrets'])
+        missing = [name for name in sorted(used - set(given)) if not self.host.runner.secret_exists(name)]
+        if missing:
+            raise Refused('the units use podman secret(s) %s, which do not exist in the %s scope; create them or pass '
+                          'them in the secrets option.' % (', '.join(missing), self.scope.name), missing_secrets=missing)
+
+    def check_images(self, plans, units):
+        missing = []
+        for plan in plans:
+            if plan['state'] == 'present' and plan['service_action'] in ('start', 'restart'):
+                missing.extend((plan['file'], image, why) for image, why in
+                               quadlet.images_to_check(units[plan['file']], plan['type'])
+                               if not self.host.runner.image_exists(image))
+        if missing:
+            raise Refused('image %s of %s is not present in %s and will not be pulled (%s); load or build it first.'
+                          % (missing[0][1], missing[0][0], self.storage(), missing[0][2]),
+                          missing_images=sorted(set(m[1] for m in missing)))
+
+
+def brief_validation(validation):
+    """The generator's verdict without the generated text (which the result does not need)."""
+    files = dict((name, {'errors': r['errors'], 'warnings': r['warnings'], 'service': r['service']})
+                 for name, r in validation['files'].items())
+    return {'rc': validation['rc'], 'files': files, 'errors': validation['errors'],
+            'other_errors': validation['other_errors']}
+
+
+# ---------------------------------------------------------------------------
+# The transaction
+# ---------------------------------------------------------------------------
+
+class Transaction(object):
+    """One quadlet_apply call: recover leftovers, then apply, revert or verify, all under the host lock."""
+
+    def __init__(self, module, clock=time.monotonic, sleep=time.sleep):
+        self.module, self.params = module, module.params
+        check_txn_name(self.params['name'])
+        self.specs = unit_specs(self.params['units'])
+        quadlet.check_secret_names(self.params['secrets'] or {})
+        check_verify(self.params['verify'])
+        if self.params['revert'] and self.specs:
+            raise quadlet.QuadletError('revert=true restores the last committed transaction; give no units with it')
+        self.scope = podman.Scope(self.params['scope'], self.params['user'])
+        self.runner = podman.Runner(module, self.scope)
+        self.host = Host(module, self.scope, self.runner)
+        self.mask = Masker((self.params['secrets'] or {}).values())
+        self.clock, self.sleep, self.timer = clock, sleep, Timer(clock)
+        self.journal = Journal(self.scope, self.params['name'])
+        self.waiter = Waiter(self.host, self.params['health_interval'], self.mask, clock, sleep)
+        self.restorer = Restorer(self.host, self.waiter, self.mask)
+        self.record, self.locked = None, False
+        self.result = {'changed': False, 'txn_id': None, 'recovered': [], 'units': {}, 'phases': [],
+                       'secrets_changed': [], 'verify': [], 'images': {}, 'seconds': self.timer.seconds}
+
+    def fail(self, msg, **extra):
+        self.result.update(extra)
+        self.timer.total()
+        self.module.fail_json(msg=self.mask(msg), **self.result)
+
+    def protect(self, values):
+        """Previous secret values: never in results or logs (they live only in the 0600 journal files)."""
+        values = [v for v in values if v is not None and len('%s' % v) >= MIN_MASKED_LENGTH]
+        self.mask.add(values)
+        self.module.no_log_values.update('%s' % v for v in values)
+
+    def run(self):
+        problem = self.scope.problem()
+        if problem:
+            self.fail(problem)
+        try:
+            self.result['changed'] = self.runner.ensure_linger(self.module.check_mode)
+            with podman.host_lock(self.scope.lock_path(), self.params['lock_timeout'], self.scope):
+                self.locked = True
+                self.dispatch()
+        except podman.CommandError as exc:
+            if not self.locked:
+                self.fail('%s. Nothing was changed.' % exc)
+            self.fail('%s' % exc, **dict((k, self.mask(v) if isinstance(v, str) else v) for k, v in exc.details().items()))
+        except Refused as exc:
+            self.fail('%s' % exc, **exc.extra)
+        self.timer.total()
+        return self.result
+
+    def dispatch(self):
+        self.recover_all()
+        if self.params['revert']:
+            self.revert()
+        elif not self.specs and self.params['verify']:
+            self.verify_only()
+        elif self.specs:
+            self.apply()
+
+    # -- apply -----------------------------------------------------------------------
+
+    def apply(self):
+        t0 = self.clock()
+        planner = Planner(self.module, self.scope, self.host)
+        plans, info = planner.plan(self.specs, self.params['secrets'] or {}, self.params['pin_images'])
+        self.timer.mark('validate', t0)
+        self.protect(info['previous'].values())
+        if self.report(plans, info, planner.images) and not self.module.check_mode:
+            self.execute(plans, info)
+
+    def report(self, plans, info, images):
+        """Fill the result from the plan; True when the plan changes anything."""
+        self.result['units'] = dict((p['file'], unit_report(p)) for p in plans)
+        self.result['phases'] = [phase_report(n, group) for n, group in phase_groups(plans)]
+        self.result.update(secrets_changed=info['secrets_changed'], validation=info['validation'], images=images)
+        change = is_change(plans, info['secrets_changed']) or any(p['purge_object'] for p in plans)
+        self.result['changed'] = self.result['changed'] or change
+        if self.module._diff:
+            self.result['diff'] = dict(build_diff(plans, info['secrets_changed'], self.mask),
+                                       before_header=self.params['name'], after_header=self.params['name'])
+        return change
+
+    def execute(self, plans, info):
+        self.record = new_record(self.params['name'], self.scope, plans, info['previous'])
+        self.result['txn_id'] = self.record['txn_id']
+        self.save('prepared')
+        try:
+            self.host.systemctl('stop', [p['service_name'] for p in reversed(plans) if p['service_action'] == 'stop'])
+            self.write(plans, info['secrets_changed'])
+            self.reload(plans)
+            for number, group in phase_groups(plans):
+                self.run_phase(number, group)
+            self.run_verify()
+        except TxnError as exc:
+            self.abort(exc)
+        except (podman.CommandError, OSError, IOError) as exc:
+            self.abort(TxnError('%s' % exc, {'unit': None, 'service': None, 'check': 'command',
+                                             'cause': self.mask('%s' % exc), 'evidence': {}}))
+        self.commit()
+        self.purge(plans)
+
+    def save(self, state):
+        self.record['state'] = state
+        self.journal.save(self.record)
+        pause_at(state, self.sleep)
+
+    def write(self, plans, secrets):
+        t0 = self.clock()
+        for plan in plans:
+            if plan['file_action'] != 'unchanged':
+                self.host.put(plan['file'], plan['after'])
+        for name in secrets:
+            self.runner.set_secret(name, '%s' % self.params['secrets'][name])
+        self.timer.mark('write', t0)
+        self.save('written')
+
+    def reload(self, plans):
+        t0 = self.clock()
+        if any(p['reload'] for p in plans):
+            self.host.runner.systemctl('daemon-reload')
+        removed = [p['service_name'] for p in plans if p['file_action'] == 'remove']
+        self.host.systemctl('reset-failed', removed, ok_rcs=None)
+        self.timer.mark('reload', t0)
+        self.save('reloaded')
+
+    def run_phase(self, number, group):
+        todo = [p for p in group if p['service_action'] in ('start', 'restart')]
+        for plan in todo:
+            self.record['units'][plan['file']]['touched'] = True
+        self.save('phase-%d' % number)
+        t0 = self.clock()
+        healthy, failure = self.waiter.start([dict(p, verb=p['service_action']) for p in todo]) if todo else ({}, None)
+        self.record_phase(number, group, healthy)
+        self.timer.mark('phase-%d' % number, t0)
+        self.phase_result(number)['seconds'] = self.timer.seconds['phase-%d' % number]
+        if failure:
+            raise TxnError('phase %d: %s' % (number, failure['cause']), failure)
+
+    def phase_result(self, number):
+        return [p for p in self.result['phases'] if p['phase'] == number][0]
+
+    def record_phase(self, number, group, healthy):
+        self.phase_result(number)['healthy'] = healthy
+        for plan in group:
+            seconds = healthy.get(plan['container'] or plan['service_name'])
+            self.result['units'][plan['file']]['seconds_to_healthy'] = seconds
+
+    def run_verify(self):
+        if self.params['verify']:
+            t0 = self.clock()
+            results, failure = self.checks().run_all(self.params['verify'])
+            self.result['verify'] = results
+            self.timer.mark('verify', t0)
+            if failure:
+                raise TxnError('verify: %s' % failure['cause'], failure)
+        self.save('verified')
+
+    def checks(self):
+        return Checks(self.runner, self.mask, sleep=self.sleep)
+
+    def abort(self, exc):
+        self.result['failure'] = exc.failure
+        if not self.params['rollback']:
+            self.journal.save_last(last_record(self.record))
+            self.journal.remove()
+            self.fail('%s; rollback=false: the set is left as it is (revert=true puts the previous one back)' % exc,
+                      changed=True)
+        rollback = self.restorer.run(self.record)
+        self.result['rollback'] = rollback
+        if rollback['ok']:
+            self.journal.remove()
+        self.fail('%s; %s' % (exc, rollback_message(rollback)), changed=True)
+
+    def commit(self):
+        for unit in self.record['units'].values():
+            unit['touched'] = True
+        self.save('committed')
+        self.journal.save_last(last_record(self.record))
+        self.journal.remove()
+
+    def purge(self, plans):
+        """Podman objects of absent units with purge=true, after the commit: data is gone only when all else worked."""
+        purged = []
+        for obj in [p['purge_object'] for p in plans if p['purge_object']]:
+            try:
+                if self.host.exists(obj):  # again: stopping a quadlet container already removes it
+                    self.runner.podman(obj[0], 'rm', '--', obj[1])
+                purged.append('%s/%s' % obj)
+            except podman.CommandError as exc:
+                self.module.warn('could not purge %s/%s: %s' % (obj[0], obj[1], exc))
+        self.result['purged'] = purged
+
+    # -- leftovers, revert, verify only ----------------------------------------------
+
+    def recover_all(self):
+        """Roll back every leftover journal of this scope; the lock we hold proves their runs are dead."""
+        for path in leftover_journals(txn_dir(self.scope)):
+            entry = self.recover(path)
+            if entry:
+                self.result['recovered'].append(entry)
+                self.result['changed'] = True
+
+    def recover(self, path):
+        try:
+            record = read_json(path)
+        except ValueError as exc:
+            return self.quarantine(path, exc)
+        if record is None:
+            return None
+        self.protect((record.get('secrets') or {}).values())
+        name = os.path.basename(path)[:-len('.json')]
+        entry = {'txn': record.get('txn_id'), 'name': name, 'state': record.get('state'), 'actions': []}
+        if self.module.check_mode:
+            entry['actions'] = ['would %s' % ('finish' if recovery_kind(record) == 'finish' else 'roll back')]
+            return entry
+        journal = Journal(self.scope, name)
+        if recovery_kind(record) == 'finish':
+            journal.save_last(last_record(record))
+            entry['actions'] = ['kept as the rollback point']
+        else:
+            self.roll_back_leftover(record, entry)
+        journal.remove()
+        return entry
+
+    def roll_back_leftover(self, record, entry):
+        rollback = self.restorer.run(record)
+        entry.update(actions=rollback_summary(rollback), rollback=rollback)
+        if not rollback['ok']:
+            self.result['recovered'].append(entry)
+            self.fail('recovering the leftover transaction %s (%s, %s) failed: %s; its journal is kept'
+                      % (entry['name'], entry['txn'], entry['state'], '; '.join(rollback['errors'])), changed=True)
+
+    def quarantine(self, path, exc):
+        if not self.module.check_mode:
+            os.rename(path, path + '.corrupt')
+        self.module.warn('%s; moved aside to %s.corrupt' % (exc, path))
+        return {'txn': None, 'name': os.path.basename(path)[:-len('.json')], 'state': 'unreadable', 'actions': []}
+
+    def load_last(self):
+        try:
+            return self.journal.load_last()
+        except ValueError as exc:
+            self.fail('%s' % exc)
+
+    def revert(self):
+        last = self.load_last()
+        self.result['reverted'] = last is not None
+        if last is None:
+            return
+        self.protect((last.get('secrets') or {}).values())
+        self.result.update(txn_id=last.get('txn_id'), changed=True)
+        if not self.module.check_mode:
+            self.revert_last(last, 'revert')
+
+    def revert_last(self, last, why):
+        rollback = self.restorer.run(last)
+        self.result['rollback'] = rollback
+        if not rollback['ok']:
+            self.fail('%s of transaction %s: %s' % (why, last.get('txn_id'), rollback_message(rollback)), changed=True)
+        self.journal.remove_last()
+
+    def verify_only(self):
+        t0 = self.clock()
+        results, failure = self.checks().run_all(self.params['verify'])
+        self.result['verify'] = results
+        self.timer.mark('verify', t0)
+        if failure is None:
+            return
+        self.result['failure'] = failure
+        last = self.load_last() if self.params['rollback'] and not self.module.check_mode else None
+        if last is None:
+            self.fail('verify: %s; nothing was reverted' % failure['cause'])
+        self.protect((last.get('secrets') or {}).values())
+        self.result.update(txn_id=last.get('txn_id'), changed=True)
+        self.revert_last(last, 'verify: %s; reverting' % failure['cause'])
+        self.fail('verify: %s; reverted the last committed transaction %s: %s'
+                  % (failure['cause'], last.get('txn_id'), rollback_message(self.result['rollback'])), changed=True)
