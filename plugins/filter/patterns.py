@@ -608,6 +608,30 @@ def render_text(sections):
     return _render.unit_text(sections)
 
 
+def pattern_plan(rendered, scope='system'):
+    """The plan of a rendered pattern for the deploy executor: phase 0 its networks and volumes, then its
+    containers in dependency layers (a container comes in the layer after the last one it depends on)."""
+    if not isinstance(rendered, dict) or 'units' not in rendered or 'instance' not in rendered:
+        raise AnsibleFilterError('pattern_plan expects what homelab.deploy.pattern_render returns')
+    _render.check_scope(scope)
+    units = rendered['units']
+    containers = dict((u['service'], u) for u in units if u['type'] == 'container')
+    services = rendered.get('services') or {}
+    layers = _render.layers(dict((name, u.get('depends_on', (services.get(name) or {}).get('depends_on', [])))
+                                 for name, u in containers.items()))
+    phases = [[_render.plan_unit(u, scope) for u in units if u['type'] != 'container']]
+    phases += [[_render.plan_unit(containers[name], scope, service=name, wait=containers[name].get('wait', True),
+                                  timeout=containers[name].get('timeout'), secrets=containers[name].get('secrets', []),
+                                  image=containers[name].get('image')) for name in layer] for layer in layers]
+    route = rendered.get('route')
+    plan = _render.plan(rendered['instance'], 'service', scope, phases,
+                        secrets=dict((s['name'], {'length': s.get('length', 32)}) for s in (rendered.get('secrets') or {}).values()),
+                        routes=[route] if route and scope == 'system' else [],
+                        rollback_order=[name for layer in reversed(layers) for name in layer])
+    plan['unrouted'] = [route['name']] if route and scope != 'system' else []
+    return plan
+
+
 # -- recommendation -----------------------------------------------------------------------------------------
 
 TRAIT_FLAGS = {
@@ -727,4 +751,5 @@ class FilterModule(object):
             'pattern_render': pattern_render,
             'pattern_recommend': pattern_recommend,
             'pattern_catalog': pattern_catalog,
+            'pattern_plan': pattern_plan,
         }

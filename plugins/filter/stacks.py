@@ -301,6 +301,21 @@ def stack_render(stack, scope='system', images=None, proxy_network='hl.network')
     }
 
 
+def stack_plan(stack, scope='system', proxy_network='hl.network'):
+    """The plan of a stack for the deploy executor: phase 0 its network and volumes, then its dependency phases."""
+    if isinstance(stack, str):
+        stack = stack_load(stack)
+    rendered = stack_render(stack, scope, proxy_network=proxy_network)
+    phases = [[_render.plan_unit(unit, scope) for unit in rendered['infra']]]
+    phases += [[_render.plan_unit(unit, scope, service=unit['service'], wait=unit['wait_for']['healthy'],
+                                  timeout=unit['wait_for']['timeout'], secrets=unit['secrets'], image=unit['image'])
+                for unit in layer] for layer in rendered['phases']]
+    plan = _render.plan(stack['name'], 'stack', scope, phases, secrets=rendered['secrets'], routes=rendered['routes'],
+                        verify=rendered['verify'], rollback_order=rendered['rollback_order'])
+    plan['unrouted'] = rendered['unrouted']
+    return plan
+
+
 def _checks(stack):
     out = []
     for check in stack.get('verify', []):
@@ -404,6 +419,7 @@ class FilterModule(object):
             'stack_load': stack_load,
             'stack_phases': stack_phases,
             'stack_render': stack_render,
+            'stack_plan': stack_plan,
             'stack_pin': stack_pin,
             'stack_phase_verdict': stack_phase_verdict,
             'stack_check_failure': stack_check_failure,

@@ -312,13 +312,14 @@ def layers(deps):
     return out
 
 
-def plan_unit(unit, scope, service=None, wait=None, timeout=None, secrets=()):
+def plan_unit(unit, scope, service=None, wait=None, timeout=None, secrets=(), image=None):
     """One unit of a plan: its file name and full text (header and [Install] included) and how to start it."""
     is_container = unit['type'] == 'container'
     return {
         'name': unit['name'], 'text': managed_text(unit['sections'], scope),
         'service': service, 'unit': unit['unit'], 'container': unit.get('container') if is_container else None,
-        'wait': bool(is_container if wait is None else wait and is_container),
+        'image': image if is_container else None,
+        'wait': is_container and (True if wait is None else bool(wait)),
         'timeout': int(timeout or DEFAULT_TIMEOUT), 'secrets': sorted(set(secrets)),
     }
 

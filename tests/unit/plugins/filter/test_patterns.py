@@ -515,5 +515,5 @@ def test_recommendation_input_errors(chars, message):
 
 
 def test_filter_registry():
-    assert sorted(pf.FilterModule().filters()) == ['pattern_catalog', 'pattern_load', 'pattern_recommend',
-                                                   'pattern_render']
+    assert sorted(pf.FilterModule().filters()) == ['pattern_catalog', 'pattern_load', 'pattern_plan',
+                                                   'pattern_recommend', 'pattern_render']

@@ -167,14 +167,27 @@ def test_rootless_stacks_are_not_routed_and_not_on_the_proxy_network():
     assert rendered['services']['web']['sections']['Container']['Network'] == ['app.network']
 
 
-@pytest.mark.parametrize('health, wait, notify', [
-    (None, {}, True), ({'cmd': 'true'}, {}, True), ('none', {}, False), (None, {'healthy': False}, False)])
-def test_notify_healthy_follows_the_healthcheck_and_wait(health, wait, notify):
+@pytest.mark.parametrize('health, wait, notify, health_cmd', [
+    (None, {}, True, None), ({'cmd': 'true'}, {}, True, 'true'), ('none', {}, False, 'none'),
+    ({'cmd': 'none'}, {}, False, 'none'), (None, {'healthy': False}, False, None),
+    ({'cmd': 'true'}, {'healthy': False}, False, 'true')])
+def test_notify_healthy_follows_the_healthcheck_and_wait(health, wait, notify, health_cmd):
     svc = {'image': 'x', 'wait_for': wait}
     if health is not None:
         svc['healthcheck'] = health
     rendered = stacks.stack_render(stacks.stack_load({'schema_version': 1, 'name': 's', 'services': {'a': svc}}))
-    assert ('Notify' in rendered['services']['a']['sections']['Container']) is notify
+    container = rendered['services']['a']['sections']['Container']
+    assert ('Notify' in container) is notify
+    # 'none' disables the image's own healthcheck too (HealthCmd=none), as in patterns
+    assert container.get('HealthCmd') == health_cmd
+
+
+def test_stack_containers_are_hardened_like_pattern_containers():
+    rendered = stacks.stack_render(stacks.stack_load(BASE))
+    for unit in rendered['services'].values():
+        assert unit['sections']['Container']['NoNewPrivileges'] is True
+        assert 'NoNewPrivileges=true\n' in unit['text']
+        assert unit['sections']['Service']['Restart'] == 'always'
 
 
 @pytest.mark.parametrize('image, digest, pinned', [
