@@ -173,7 +173,7 @@ class ActionModule(ActionBase):
     # -- output -----------------------------------------------------------------------------------------------
 
     def show_phases(self, applied):
-        for line in (applied.get('recovered_lines') or []) + events.phase_lines(self.plan, applied):
+        for line in events.recovered_lines(applied.get('recovered')) + events.phase_lines(self.plan, applied):
             display.display(line)
 
     def finish(self, applied, routed, outcome, kind=None):

@@ -80,6 +80,13 @@ def changed_services(plan, result):
     return out
 
 
+def recovered_lines(recovered):
+    """What the host did first about transactions that killed runs left behind."""
+    return ['recovered the transaction %s of a killed run (%s, left in state %s): rolled back%s' % (
+        item.get('txn') or '?', item.get('name') or '?', item.get('state') or '?',
+        ': %s' % ', '.join(item['actions']) if item.get('actions') else '') for item in recovered or []]
+
+
 def phase_lines(plan, result):
     """One progress line per phase: what started or restarted, and how long each service took to get healthy."""
     lines = []
