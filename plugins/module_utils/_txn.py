@@ -773,7 +773,9 @@ class Planner(object):
     # -- texts -------------------------------------------------------------------
 
     def desired(self, spec, pin):
-        if spec['state'] == 'absent' or not pin:
+        if spec['state'] == 'absent':
+            return None
+        if not pin:
             return spec['content']
         try:
             unit = parse_unit(spec['content'], spec['file'])

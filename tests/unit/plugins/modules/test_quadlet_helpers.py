@@ -413,3 +413,86 @@ def test_store_finds_shadowing_files_only_ahead_of_its_directory(store, tmp_path
     (tmp_path / 'run').mkdir()
     (tmp_path / 'run' / 'web.container').write_text('')
     assert store.shadowed_by() == str(tmp_path / 'run' / 'web.container')
+
+
+# -- a set of files validated together -------------------------------------------------------------------
+
+class SetRunner(object):
+    """The generator over a staged set: a service per staged file, the errors given, one analyze call."""
+
+    def __init__(self, tmp_path, stderr='', analyze=''):
+        self.stderr, self.analyze, self.calls = stderr, analyze, []
+        binary = tmp_path / 'quadlet'
+        binary.write_text('')
+        binary.chmod(0o755)
+        self.binary, self.module = str(binary), self
+
+    def quadlet_binary(self):
+        return self.binary
+
+    def get_bin_path(self, name):
+        return '/usr/bin/systemd-analyze'
+
+    def run(self, argv, ok_rcs=(0,), env=None, switch=True):
+        self.calls.append(argv)
+        if argv[0].endswith('systemd-analyze'):
+            return 0, '', '\n'.join(self.analyze.replace('@GEN@', os.path.dirname(argv[-1])).splitlines())
+        staging = env['QUADLET_UNIT_DIRS'].split(':')[0]
+        if not staging.startswith(str(self.tmp)):
+            return 0, '', ''
+        out = ''.join('---%s.service---\n[Unit]\nSourcePath=%s\n' % (name.split('.')[0], os.path.join(staging, name))
+                      for name in sorted(os.listdir(staging)) if name.endswith('.container'))
+        return 0, out, self.stderr.replace('@STAGE@', staging)
+
+
+@pytest.fixture
+def set_validator(tmp_path):
+    def make(**kwargs):
+        runner = SetRunner(tmp_path, **kwargs)
+        runner.tmp = tmp_path / 'stage'
+        runner.tmp.mkdir()
+        return quadlet.Validator(runner, podman.Scope('system', euid=0), str(runner.tmp)), runner
+    return make
+
+
+def test_validate_set_stages_all_files_in_one_generator_run(set_validator):
+    val, runner = set_validator()
+    result = val.validate_set({'a.container': '[Container]\nImage=x\nNetwork=n.network\n', 'b.container': '[Container]\nImage=y\n',
+                               'n.network': '[Network]\n'})
+    generator_runs = [c for c in runner.calls if c[0].endswith('quadlet')]
+    analyze_runs = [c for c in runner.calls if c[0].endswith('systemd-analyze')]
+    assert len(generator_runs) == 1 and len(analyze_runs) == 1, 'one dry run and one analyze call for the whole set'
+    assert [os.path.basename(p) for p in analyze_runs[0][4:]] == ['a.service', 'b.service']
+    assert result['files']['a.container']['service'] == 'a.service' and result['files']['b.container']['errors'] == []
+    assert 'SourcePath=/etc/containers/systemd/a.container' in result['files']['a.container']['generated']
+    assert result['files']['n.network']['errors'] == ['the generator produced no service for n.network (rc=0)']
+    assert os.listdir(str(runner.tmp)) == [], 'staging directory left behind'
+
+
+def test_validate_set_files_errors_under_the_file_they_name(set_validator):
+    stderr = ('quadlet-generator[1]: converting "b.container": requested Quadlet unit n.network was not found\n'
+              'quadlet-generator[1]: Warning: a.container specifies the image "x" which not a fully qualified image name\n'
+              'quadlet-generator[1]: error loading "@STAGE@/a.container", file contains line 3\n'
+              'quadlet-generator[1]: something about no file at all\n')
+    val, runner = set_validator(stderr=stderr, analyze='@GEN@/a.service:14: Failed to parse Restart=x\n')
+    result = val.validate_set({'a.container': 'x', 'b.container': 'y'})
+    assert result['files']['b.container']['errors'] == ['converting "b.container": requested Quadlet unit n.network was not found']
+    assert result['files']['a.container']['errors'] == ['error loading "a.container", file contains line 3']
+    assert result['files']['a.container']['warnings'][0].startswith('Warning: a.container specifies')
+    assert result['errors'] == ['something about no file at all'], 'a line about no file is an error of the set'
+    assert [c for c in runner.calls if c[0].endswith('systemd-analyze')] == [], 'no analyze run when every file has errors'
+
+
+def test_validate_set_reports_analyze_lines_per_service(set_validator):
+    val, runner = set_validator(analyze='@GEN@/b.service:14: Failed to parse Restart=x\n')
+    result = val.validate_set({'a.container': 'x', 'b.container': 'y'})
+    assert result['files']['b.container']['errors'] == ['b.service:14: Failed to parse Restart=x']
+    assert result['files']['a.container']['errors'] == []
+
+
+def test_classify_stderr_set_blames_lines_about_no_file():
+    errors, warnings, others = quadlet.classify_stderr_set(
+        'quadlet-generator[1]: general failure\n' + OTHER, {'a.container': '/s/a.container'}, blame='a.container')
+    assert errors == {'a.container': ['general failure']} and warnings == {} and len(others) == 1
+    errors, dummy, dummy = quadlet.classify_stderr_set('quadlet-generator[1]: general failure', {})
+    assert errors == {None: ['general failure']}

@@ -1,0 +1,586 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for the quadlet_apply module: a set of units as one transaction on a simulated host.
+
+FakeHost answers systemctl, podman and the quadlet generator: services that start, stop and restart, load
+the unit file at daemon-reload (NeedDaemonReload when the file changed since), containers with a health
+status, podman secrets and images. tests/integration/targets/quadlet_apply runs the same paths on the node.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import re
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.homelab.deploy.plugins.module_utils import _podman as podman
+from ansible_collections.homelab.deploy.plugins.module_utils import _txn as txn
+from ansible_collections.homelab.deploy.plugins.modules import quadlet_apply
+
+DIGEST = 'sha256:' + 'cd' * 32
+NET = {'name': 'demo.network', 'content': '[Network]\n'}
+DB = {'name': 'demo-db.container', 'phase': 1,
+      'content': '[Container]\nImage=localhost/db:1\nContainerName=demo-db\nNetwork=demo.network\n'
+                 'Secret=demo-pw,type=env,target=DB_PASSWORD\n'}
+WEB_TEXT = ('[Unit]\nRequires=demo-db.service\nAfter=demo-db.service\n[Container]\nImage=localhost/web:1\n'
+            'ContainerName=demo-web\nNetwork=demo.network\nEnvironment=V=%s\n')
+
+
+def web(version='1', **kwargs):
+    return dict({'name': 'demo-web.container', 'phase': 2, 'content': WEB_TEXT % version}, **kwargs)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing in the module catches it, so the journal stays behind."""
+
+
+class FakeHost(object):
+    """systemd, podman and the quadlet generator as the module sees them."""
+
+    def __init__(self, root):
+        self.root = root
+        self.unit_dir = os.path.join(root, 'etc')
+        self.services = {}      # service -> {'state', 'inv'}
+        self.loaded = {}        # service -> unit text systemd loaded at the last daemon-reload
+        self.unhealthy = set()  # text in a loaded unit that makes its container's healthcheck fail
+        self.images = {'localhost/db:1': DIGEST, 'localhost/web:1': DIGEST, 'localhost/web:2': DIGEST}
+        self.secrets = {}
+        self.objects = set()
+        self.exec_rc = 0
+        self.calls = []
+        self.invocations = 0
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def run_command(self, argv, data=None, environ_update=None, cwd=None, binary_data=False, check_rc=False):
+        self.calls.append(list(argv))
+        if argv[0].endswith('quadlet'):
+            return self.generate((environ_update or {})['QUADLET_UNIT_DIRS'].split(':'))
+        if argv[0] == 'systemctl':
+            return self.systemctl([a for a in argv[1:] if a not in ('--', '--user', '--no-block')])
+        return self.podman(argv[1:], data)
+
+    def podman(self, args, data):
+        if args[0] == 'secret':
+            return self.secret(args[1], args[-2] if args[-1] == '-' else args[-1], data)
+        if args[:2] == ['image', 'exists']:
+            return (0 if args[2] in self.images or '@' in args[2] else 1), '', ''
+        if args[:2] == ['image', 'inspect']:
+            digest = self.images.get(args[-1])
+            return (0, json.dumps([{'Digest': digest}]), '') if digest else (125, '[]', 'no such image')
+        if args[:2] == ['container', 'inspect']:
+            return 0, json.dumps([self.inspect(n) for n in args[3:] if self.container_running(n)]), ''
+        if args[0] == 'exec':
+            return self.exec_rc, 'PONG' if self.exec_rc == 0 else '', '' if self.exec_rc == 0 else 'down'
+        if args[0] in ('volume', 'network', 'container') and args[1] == 'exists':
+            return (0 if (args[0], args[2]) in self.objects else 1), '', ''
+        if args[0] in ('volume', 'network', 'container') and args[1] == 'rm':
+            self.objects.discard((args[0], args[-1]))
+        if args[0] == 'logs':
+            return 0, 'log line DB_PASSWORD=%s' % self.secrets.get('demo-pw'), ''
+        return 0, '', ''
+
+    def secret(self, verb, name, data):
+        if verb == 'inspect':
+            if name not in self.secrets:
+                return 125, '[]', 'no such secret'
+            return 0, json.dumps([{'SecretData': self.secrets[name]}]), ''
+        if verb == 'exists':
+            return (0 if name in self.secrets else 1), '', ''
+        if verb == 'create':
+            self.secrets[name] = data
+        if verb == 'rm':
+            self.secrets.pop(name, None)
+        return 0, '', ''
+
+    # -- systemd ------------------------------------------------------------------------------
+
+    def systemctl(self, args):
+        verb, units = args[0], args[1:]
+        if verb == 'show':
+            return 0, '\n\n'.join(self.show(u, args[2].split(',')) for u in args[3:]), ''
+        if verb == 'daemon-reload':
+            self.loaded = dict((self.service_of(f), self.read(f)) for f in os.listdir(self.unit_dir))
+        for unit in units if verb in ('start', 'restart', 'stop') else ():
+            self.transition(verb, unit)
+        if verb == 'status':
+            return 3, 'x %s\n     Active: failed' % units[-1], ''
+        return 0, '', ''
+
+    def transition(self, verb, unit):
+        if verb == 'stop':
+            self.services[unit] = {'state': 'inactive', 'inv': ''}
+        elif verb == 'restart' or self.services.get(unit, {}).get('state') != 'active':
+            self.invocations += 1
+            self.services[unit] = {'state': 'active', 'inv': 'inv%d' % self.invocations}
+
+    def show(self, unit, props):
+        svc = self.services.get(unit, {'state': 'inactive', 'inv': ''})
+        loaded = unit in self.loaded
+        current = self.file_of(unit)
+        values = {'Id': unit, 'LoadState': 'loaded' if loaded else 'not-found', 'ActiveState': svc['state'],
+                  'SubState': 'running' if svc['state'] == 'active' else 'dead', 'Result': 'success',
+                  'NeedDaemonReload': 'yes' if loaded and self.loaded[unit] != current else 'no',
+                  'InvocationID': svc['inv'], 'Job': '', 'NRestarts': '0'}
+        return '\n'.join('%s=%s' % (p, values.get(p, '')) for p in props)
+
+    @staticmethod
+    def service_of(filename):
+        base, ext = filename.rsplit('.', 1)
+        return base + ('' if ext == 'container' else '-' + ext) + '.service'
+
+    def file_of(self, unit):
+        for name in os.listdir(self.unit_dir):
+            if self.service_of(name) == unit:
+                return self.read(name)
+        return None
+
+    def read(self, name):
+        path = os.path.join(self.unit_dir, name)
+        if not os.path.exists(path):
+            return None
+        with open(path) as handle:
+            return handle.read()
+
+    # -- containers -----------------------------------------------------------------------------
+
+    def container_service(self, name):
+        for service, text in self.loaded.items():
+            if text and 'ContainerName=%s\n' % name in text:
+                return service
+        return None
+
+    def container_running(self, name):
+        service = self.container_service(name)
+        return service is not None and self.services.get(service, {}).get('state') == 'active'
+
+    def inspect(self, name):
+        text = self.loaded.get(self.container_service(name)) or ''
+        health = 'unhealthy' if any(marker in text for marker in self.unhealthy) else 'healthy'
+        log = [{'ExitCode': 1, 'Output': 'health failed TOKEN=abc'}] if health == 'unhealthy' else []
+        return {'Name': name, 'Id': 'id-' + name, 'State': {'Status': 'running', 'Health': {
+            'Status': health, 'FailingStreak': 3 if health == 'unhealthy' else 0, 'Log': log}},
+            'Config': {'Healthcheck': {'Test': ['CMD', 'true']},
+                       'Labels': {'PODMAN_SYSTEMD_UNIT': self.container_service(name)}}}
+
+    # -- generator ------------------------------------------------------------------------------
+
+    def generate(self, dirs):
+        """quadlet -dryrun: a service per file of the staging dir; references must resolve in the search path."""
+        out, err, staging = [], [], dirs[0]
+        known = set(n for d in dirs if os.path.isdir(d) for n in os.listdir(d))
+        for name in sorted(os.listdir(staging)) if os.path.isdir(staging) else ():
+            path = os.path.join(staging, name)
+            with open(path) as handle:
+                text = handle.read()
+            missing = [ref for ref in re.findall(r'^Network=(\S+\.network)$', text, re.M) if ref not in known]
+            if missing:
+                err.append('quadlet-generator[1]: converting "%s": requested Quadlet unit %s was not found' % (name, missing[0]))
+                continue
+            out.append('---%s---\n[Unit]\nSourcePath=%s\n[Service]\nExecStart=/usr/bin/podman run\n'
+                       % (self.service_of(name), path))
+        return (1 if err else 0), '\n'.join(out), '\n'.join(err)
+
+    # -- what happened ----------------------------------------------------------------------------
+
+    def verbs(self):
+        """systemctl calls that change something, as 'verb unit...' strings."""
+        return [' '.join(a for a in c[1:] if a not in ('--', '--no-block'))
+                for c in self.calls if c[0] == 'systemctl' and c[1] not in ('show', 'status')
+                and not (c[1] == '--no-block' and False)]
+
+    def changes(self):
+        return [v for v in self.verbs() if not v.startswith('reset-failed')]
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    fake = FakeHost(str(tmp_path))
+    os.mkdir(fake.unit_dir)
+    generator = tmp_path / 'quadlet'
+    generator.write_text('')
+    generator.chmod(0o755)
+
+    class Scope(podman.Scope):
+        def __init__(self, scope, user=None, **kwargs):
+            super(Scope, self).__init__(scope, user, euid=0, getpwnam=lambda n: None)
+
+        def unit_dir(self):
+            return fake.unit_dir
+
+        def search_dirs(self):
+            return [str(tmp_path / 'run'), fake.unit_dir]
+
+        def state_dir(self):
+            return str(tmp_path / 'state')
+
+        def lock_path(self):
+            return str(tmp_path / 'lock')
+
+    monkeypatch.setattr(txn.podman, 'Scope', Scope)
+    monkeypatch.setattr(podman, 'QUADLET_BINARIES', (str(generator),))
+    monkeypatch.setattr(basic.AnsibleModule, 'run_command', lambda self, argv, **kw: fake.run_command(argv, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path', lambda self, name, *a, **kw: None)
+    fake.txn_dir = str(tmp_path / 'state' / 'txn')
+    return fake
+
+
+def run(capsys, args, check=False, diff=True):
+    args = dict({'name': 'demo', 'health_interval': 0.01}, **args)
+    with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_tmpdir=None)):
+        with pytest.raises(SystemExit):
+            quadlet_apply.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def apply_v1(capsys, host, **kwargs):
+    result = run(capsys, dict({'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'}}, **kwargs))
+    assert result['changed'] and not result.get('failed'), result.get('msg')
+    del host.calls[:]
+    return result
+
+
+def journal_files(host):
+    return sorted(os.listdir(host.txn_dir)) if os.path.isdir(host.txn_dir) else []
+
+
+# -- arguments --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('args, fragment', [
+    ({'name': 'Demo'}, 'invalid transaction name'),
+    ({'units': [{'name': 'web'}]}, 'cannot tell the unit type'),
+    ({'units': [{'name': 'web.container'}]}, 'content is required'),
+    ({'units': [NET, NET]}, 'appear more than once'),
+    ({'units': [NET], 'revert': True}, 'give no units with it'),
+    ({'units': [NET], 'secrets': {'a b': 'x'}}, 'invalid secret name'),
+    ({'verify': [{'name': 'x', 'command': ['true']}]}, 'give container'),
+    ({'scope': 'user'}, 'scope is user but all of the following are missing: user'),
+])
+def test_invalid_arguments_change_nothing(capsys, host, args, fragment):
+    result = run(capsys, args)
+    assert result['failed'] and fragment in result['msg'], result['msg']
+    assert os.listdir(host.unit_dir) == [] and host.verbs() == []
+
+
+# -- check mode, apply, idempotence ------------------------------------------------------------------
+
+def test_check_mode_plans_the_set_and_changes_nothing(capsys, host):
+    result = run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'}, 'pin_images': True},
+                 check=True)
+    assert result['changed'] and result['txn_id'] is None
+    assert [(u['action'], u['service']) for u in (result['units'][n] for n in ('demo.network', 'demo-db.container',
+                                                                               'demo-web.container'))] == [('write', 'start')] * 3
+    assert [p['phase'] for p in result['phases']] == [0, 1, 2]
+    assert result['images']['demo-web.container'] == 'localhost/web@' + DIGEST
+    assert result['secrets_changed'] == ['demo-pw'] and 'first-password' not in json.dumps(result)
+    assert os.listdir(host.unit_dir) == [] and host.verbs() == [] and host.secrets == {}
+    assert journal_files(host) == []
+
+
+def test_a_reference_to_a_sibling_resolves_only_when_the_sibling_is_in_the_set(capsys, host):
+    refused = run(capsys, {'units': [DB]}, check=True)
+    assert refused['failed'] and 'demo-db.container: converting' in refused['msg']
+    assert 'demo.network was not found' in refused['msg'] and 'Nothing was changed' in refused['msg']
+    assert not run(capsys, {'units': [NET, DB], 'secrets': {'demo-pw': 'x'}}, check=True).get('failed')
+
+
+def test_apply_writes_reloads_once_and_starts_in_phase_order(capsys, host):
+    result = run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'}, 'pin_images': True})
+    assert result['changed'] and not result.get('failed'), result.get('msg')
+    assert host.changes() == ['daemon-reload', 'start demo-network.service', 'start demo-db.service',
+                              'start demo-web.service']
+    assert 'Image=localhost/web@%s\n' % DIGEST in host.read('demo-web.container')
+    assert host.secrets == {'demo-pw': 'first-password'}
+    assert result['units']['demo-web.container']['seconds_to_healthy'] is not None
+    assert set(result['phases'][2]['healthy']) == {'demo-web'}
+    assert set(result['seconds']) >= {'validate', 'write', 'reload', 'phase-0', 'phase-1', 'phase-2', 'total'}
+    assert journal_files(host) == ['demo.last.json']
+    assert stat_mode(os.path.join(host.txn_dir, 'demo.last.json')) == 0o600
+    assert 'first-password' not in json.dumps(result)
+
+
+def stat_mode(path):
+    return os.stat(path).st_mode & 0o777
+
+
+def test_second_run_changes_nothing_without_reload_or_restart(capsys, host):
+    first = apply_v1(capsys, host)
+    with open(os.path.join(host.txn_dir, 'demo.last.json')) as handle:
+        last = handle.read()
+    again = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'}})
+    assert not again['changed'] and again['txn_id'] is None and host.changes() == []
+    assert set(u['service'] for u in again['units'].values()) == {'none'}
+    assert again['diff']['before'] == again['diff']['after'] == ''
+    with open(os.path.join(host.txn_dir, 'demo.last.json')) as handle:
+        assert handle.read() == last, 'a run without changes keeps the rollback point'
+    assert first['txn_id']
+
+
+def test_only_changed_units_restart_and_a_changed_secret_restarts_its_users(capsys, host):
+    apply_v1(capsys, host)
+    result = run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'second-password'}})
+    assert host.changes() == ['daemon-reload', 'restart demo-db.service', 'restart demo-web.service']
+    assert result['units']['demo-db.container'] == dict(result['units']['demo-db.container'], action='unchanged',
+                                                        service='restart')
+    assert result['secrets_changed'] == ['demo-pw']
+    assert '# file: demo-web.container\n' in result['diff']['after'] and 'demo-db.container' not in result['diff']['after']
+    assert 'password' not in json.dumps(result)
+
+
+def test_comment_only_edit_is_written_without_restart(capsys, host):
+    apply_v1(capsys, host)
+    result = run(capsys, {'units': [NET, DB, web('1', content=WEB_TEXT % '1' + '# note\n')],
+                          'secrets': {'demo-pw': 'first-password'}})
+    assert result['changed'] and host.changes() == ['daemon-reload']
+    assert result['units']['demo-web.container'] == dict(result['units']['demo-web.container'], action='write',
+                                                         service='none')
+
+
+def test_a_file_systemd_has_not_loaded_is_reloaded_and_restarted(capsys, host):
+    apply_v1(capsys, host)
+    with open(os.path.join(host.unit_dir, 'demo-web.container'), 'w') as handle:
+        handle.write(WEB_TEXT % '1' + 'Label=x=1\n')  # written by a run killed before its daemon-reload
+    result = run(capsys, {'units': [NET, DB, web('1', content=WEB_TEXT % '1' + 'Label=x=1\n')],
+                          'secrets': {'demo-pw': 'first-password'}})
+    assert result['units']['demo-web.container']['action'] == 'unchanged'
+    assert host.changes() == ['daemon-reload', 'restart demo-web.service']
+
+
+# -- refusals before any change ------------------------------------------------------------------------
+
+def test_missing_local_image_is_refused_naming_it(capsys, host):
+    unit = web(content=(WEB_TEXT % '1').replace('localhost/web:1', 'localhost/nope:1'))
+    result = run(capsys, {'units': [NET, DB, unit], 'secrets': {'demo-pw': 'x'}, 'pin_images': True})
+    assert result['failed'] and 'image localhost/nope:1 of demo-web.container is not present' in result['msg']
+    assert os.listdir(host.unit_dir) == [] and host.verbs() == [] and journal_files(host) == []
+    result = run(capsys, {'units': [NET, DB, unit], 'secrets': {'demo-pw': 'x'}})
+    assert result['failed'] and result['missing_images'] == ['localhost/nope:1']
+
+
+def test_secret_references_must_exist_or_be_given(capsys, host):
+    result = run(capsys, {'units': [NET, DB]})
+    assert result['failed'] and result['missing_secrets'] == ['demo-pw'] and os.listdir(host.unit_dir) == []
+
+
+def test_unknown_section_is_refused(capsys, host):
+    result = run(capsys, {'units': [{'name': 'demo.network', 'content': '[Network]\n[Netwrok]\n'}]})
+    assert result['failed'] and 'unknown section [Netwrok]' in result['msg'] and os.listdir(host.unit_dir) == []
+
+
+def test_lock_held_elsewhere_fails_without_change(capsys, host, monkeypatch):
+    def busy(path, timeout, scope=None):
+        raise podman.CommandError('could not take the lock %s within %ss: another run holds it' % (path, timeout))
+    monkeypatch.setattr(txn.podman, 'host_lock', busy)
+    result = run(capsys, {'units': [NET], 'lock_timeout': 1})
+    assert result['failed'] and 'another run holds it. Nothing was changed.' in result['msg']
+    assert os.listdir(host.unit_dir) == []
+
+
+# -- rollback -------------------------------------------------------------------------------------------
+
+def test_a_phase_that_never_gets_healthy_rolls_the_whole_set_back(capsys, host):
+    apply_v1(capsys, host)
+    before = dict((n, host.read(n)) for n in os.listdir(host.unit_dir))
+    host.unhealthy.add('V=2')
+    new = {'name': 'demo-cache.container', 'phase': 1, 'content': '[Container]\nImage=localhost/db:1\nContainerName=demo-cache\n'}
+    result = run(capsys, {'units': [NET, DB, new, web('2')], 'secrets': {'demo-pw': 'second-password'}})
+    assert result['failed'] and 'phase 2: demo-web.service did not become healthy' in result['msg']
+    assert result['failure']['unit'] == 'demo-web.container' and result['failure']['check'] == 'health'
+    assert result['failure']['evidence']['health_log'][0]['output'] == 'health failed TOKEN=' + podman.MASK
+    rollback = result['rollback']
+    assert rollback['ok'] and rollback['restored'] == ['demo-web.container'] and rollback['removed'] == ['demo-cache.container']
+    assert rollback['stopped'] == ['demo-cache.service'] and rollback['secrets'] == ['demo-pw']
+    assert rollback['restarted'] == ['demo-db.service', 'demo-web.service']
+    assert dict((n, host.read(n)) for n in os.listdir(host.unit_dir)) == before
+    assert host.secrets == {'demo-pw': 'first-password'}
+    assert host.services['demo-cache.service']['state'] == 'inactive'
+    assert journal_files(host) == ['demo.last.json']
+    assert 'password' not in json.dumps(result), 'neither the new nor the previous secret value is shown'
+
+
+def test_rollback_false_leaves_the_set_and_keeps_a_rollback_point(capsys, host):
+    apply_v1(capsys, host)
+    host.unhealthy.add('V=2')
+    result = run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'}, 'rollback': False})
+    assert result['failed'] and 'rollback=false' in result['msg'] and 'rollback' not in result
+    assert 'V=2' in host.read('demo-web.container')
+    host.unhealthy.clear()
+    reverted = run(capsys, {'revert': True})
+    assert reverted['reverted'] and 'V=1' in host.read('demo-web.container')
+
+
+def test_a_restored_unit_that_does_not_come_back_is_a_rollback_error(capsys, host):
+    apply_v1(capsys, host)
+    host.unhealthy.add('demo-web')  # both versions: the restored one fails too
+    result = run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'}})
+    assert result['failed'] and not result['rollback']['ok']
+    assert 'demo-web.service did not come back' in result['rollback']['errors'][0]
+    assert 'WITH ERRORS' in result['msg'] and 'demo.json' in journal_files(host), 'the next run rolls back again'
+
+
+def test_a_failed_verify_check_rolls_back(capsys, host):
+    apply_v1(capsys, host)
+    host.exec_rc = 1
+    check = {'name': 'ping', 'container': 'demo-db', 'command': ['valkey-cli', 'ping'], 'retries': 2, 'delay': 0}
+    result = run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'}, 'verify': [check]})
+    assert result['failed'] and result['failure']['check'] == 'verify ping'
+    assert result['verify'] == [{'name': 'ping', 'ok': False, 'attempts': 2, 'error': 'exit code 1: down'}]
+    assert result['rollback']['restored'] == ['demo-web.container'] and 'V=1' in host.read('demo-web.container')
+
+
+# -- revert and verify only -------------------------------------------------------------------------------
+
+def test_revert_restores_the_last_commit_once(capsys, host):
+    apply_v1(capsys, host)
+    run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'second-password'}})
+    del host.calls[:]
+    checked = run(capsys, {'revert': True}, check=True)
+    assert checked['changed'] and checked['reverted'] and 'V=2' in host.read('demo-web.container')
+    result = run(capsys, {'revert': True})
+    assert result['changed'] and result['reverted'] and result['rollback']['ok']
+    assert 'V=1' in host.read('demo-web.container') and host.secrets['demo-pw'] == 'first-password'
+    assert result['rollback']['restarted'] == ['demo-db.service', 'demo-web.service']
+    assert journal_files(host) == [] and 'password' not in json.dumps(result)
+    again = run(capsys, {'revert': True})
+    assert not again['changed'] and not again['reverted']
+
+
+def test_revert_of_a_first_apply_stops_and_removes_its_units(capsys, host):
+    apply_v1(capsys, host)
+    result = run(capsys, {'revert': True})
+    assert sorted(result['rollback']['removed']) == ['demo-db.container', 'demo-web.container', 'demo.network']
+    assert result['rollback']['stopped'] == ['demo-web.service', 'demo-db.service', 'demo-network.service']
+    assert os.listdir(host.unit_dir) == [] and host.secrets == {}
+
+
+def test_verify_only_passes_or_reverts_the_last_commit(capsys, host):
+    apply_v1(capsys, host)
+    run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'}})
+    check = {'name': 'ping', 'container': 'demo-db', 'command': ['valkey-cli', 'ping'], 'stdout_regex': 'PONG'}
+    ok = run(capsys, {'verify': [check]})
+    assert not ok['changed'] and ok['verify'][0]['ok']
+    host.exec_rc = 1
+    failed = run(capsys, {'verify': [dict(check, retries=1)]})
+    assert failed['failed'] and 'reverted the last committed transaction' in failed['msg']
+    assert 'V=1' in host.read('demo-web.container') and failed['rollback']['restored'] == ['demo-web.container']
+
+
+# -- killed runs ---------------------------------------------------------------------------------------------
+
+def kill_at(monkeypatch, wanted):
+    def pause(state, sleep=None):
+        if state == wanted:
+            raise Killed(state)
+    monkeypatch.setattr(txn, 'pause_at', pause)
+
+
+@pytest.mark.parametrize('state', ['prepared', 'written', 'reloaded', 'phase-2'])
+def test_a_leftover_journal_is_rolled_back_by_the_next_run(capsys, host, monkeypatch, state):
+    apply_v1(capsys, host)
+    files = dict((n, host.read(n)) for n in os.listdir(host.unit_dir))
+    kill_at(monkeypatch, state)
+    args = {'units': [NET, DB, web('2'), {'name': 'demo-old.container', 'state': 'absent'}],
+            'secrets': {'demo-pw': 'second-password'}}
+    with pytest.raises(Killed):
+        with patch_module_args(dict(args, name='demo', _ansible_check_mode=False, _ansible_diff=False)):
+            quadlet_apply.main()
+    capsys.readouterr()
+    assert 'demo.json' in journal_files(host)
+    assert stat_mode(os.path.join(host.txn_dir, 'demo.json')) == 0o600
+    monkeypatch.setattr(txn, 'pause_at', lambda state, sleep=None: None)
+    del host.calls[:]
+    result = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'}})
+    assert result['recovered'][0]['state'] == state and result['recovered'][0]['name'] == 'demo'
+    assert dict((n, host.read(n)) for n in os.listdir(host.unit_dir)) == files
+    assert host.secrets == {'demo-pw': 'first-password'}
+    assert set(u['service'] for u in result['units'].values()) == {'none'}, 'recovered state is the wanted one'
+    assert journal_files(host) == ['demo.last.json']
+    restarted = [c for c in host.changes() if c.startswith('restart')]
+    assert restarted == (['restart demo-db.service demo-web.service'] if state == 'phase-2' else [])
+    assert 'password' not in json.dumps(result)
+
+
+def test_a_journal_of_another_transaction_is_recovered_too_and_check_mode_only_reports(capsys, host, monkeypatch):
+    apply_v1(capsys, host)
+    kill_at(monkeypatch, 'written')
+    with pytest.raises(Killed):
+        with patch_module_args({'name': 'other', 'units': [{'name': 'other.network', 'content': '[Network]\n'}]}):
+            quadlet_apply.main()
+    capsys.readouterr()
+    monkeypatch.setattr(txn, 'pause_at', lambda state, sleep=None: None)
+    checked = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'}}, check=True)
+    assert checked['changed'] and checked['recovered'][0]['actions'] == ['would roll back']
+    assert host.read('other.network') is not None
+    result = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'}})
+    assert result['recovered'][0]['name'] == 'other' and result['recovered'][0]['actions'] == [
+        'removed other.network', 'daemon-reload']
+    assert host.read('other.network') is None and journal_files(host) == ['demo.last.json']
+
+
+def test_a_committed_leftover_becomes_the_rollback_point(capsys, host, monkeypatch):
+    apply_v1(capsys, host)
+    kill_at(monkeypatch, 'committed')
+    with pytest.raises(Killed):
+        with patch_module_args({'name': 'demo', 'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'}}):
+            quadlet_apply.main()
+    capsys.readouterr()
+    monkeypatch.setattr(txn, 'pause_at', lambda state, sleep=None: None)
+    result = run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'}})
+    assert result['recovered'][0]['actions'] == ['kept as the rollback point']
+    assert 'V=2' in host.read('demo-web.container') and set(u['service'] for u in result['units'].values()) == {'none'}
+    assert run(capsys, {'revert': True})['reverted'] and 'V=1' in host.read('demo-web.container')
+
+
+def test_an_unreadable_journal_is_moved_aside(capsys, host):
+    os.makedirs(host.txn_dir)
+    with open(os.path.join(host.txn_dir, 'bad.json'), 'w') as handle:
+        handle.write('{not json')
+    result = run(capsys, {'units': [NET]})
+    assert result['recovered'][0]['state'] == 'unreadable'
+    assert journal_files(host) == ['bad.json.corrupt', 'demo.last.json']
+
+
+# -- absent ----------------------------------------------------------------------------------------------------
+
+def test_absent_units_are_stopped_before_the_files_go_and_purged_after_the_commit(capsys, host):
+    apply_v1(capsys, host)
+    host.objects.add(('network', 'systemd-demo'))
+    result = run(capsys, {'units': [dict(web(), state='absent'), {'name': 'demo.network', 'state': 'absent', 'purge': True},
+                                    {'name': 'demo-db.container', 'state': 'absent', 'phase': 1}]})
+    assert result['changed'] and not result.get('failed'), result.get('msg')
+    assert host.changes()[:2] == ['stop demo-web.service demo-db.service demo-network.service', 'daemon-reload']
+    assert os.listdir(host.unit_dir) == [] and result['purged'] == ['network/systemd-demo']
+    assert result['units']['demo-web.container'] == dict(result['units']['demo-web.container'], action='remove',
+                                                         service='stop')
+    again = run(capsys, {'units': [dict(web(), state='absent')]})
+    assert not again['changed']
+
+
+def test_a_secret_rotation_alone_restarts_its_users_without_a_daemon_reload(capsys, host):
+    apply_v1(capsys, host)
+    result = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'second-password'}})
+    assert result['changed'] and result['secrets_changed'] == ['demo-pw']
+    assert host.changes() == ['restart demo-db.service'], 'no file changed: no daemon-reload'
+    assert 'reload' in result['seconds'] and host.secrets == {'demo-pw': 'second-password'}
+
+
+def test_previous_secret_values_are_no_log_values(capsys, host, monkeypatch):
+    apply_v1(capsys, host)
+    seen = {}
+    original = txn.Transaction.run
+
+    def spy(self):
+        try:
+            return original(self)
+        finally:
+            seen.update(values=set(self.module.no_log_values))
+    monkeypatch.setattr(txn.Transaction, 'run', spy)
+    run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'second-password'}})
+    assert 'first-password' in seen['values'], 'Ansible scrubs the previous value from anything returned'
