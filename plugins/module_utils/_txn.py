@@ -274,7 +274,7 @@ class Masker(object):
 def journal_unit(plan):
     return {'path': plan['path'], 'type': plan['type'], 'before': plan['before'],
             'after': plan['after'] if plan['state'] == 'present' else None,
-            'service_name': plan['service_name'], 'container': plan.get('container'),
+            'service': plan['service_name'], 'container': plan.get('container'),
             'was_active': plan['was_active'], 'phase': plan['phase'], 'wait': plan['wait'],
             'timeout': plan['timeout'], 'file_action': plan['file_action'],
             'service_action': plan['service_action'], 'touched': plan['service_action'] == 'stop'}
@@ -325,9 +325,9 @@ def rollback_plan(record, current):
         if current.get(filename) != unit['before']:
             plan['remove' if unit['before'] is None else 'restore'].append(filename)
         if unit['before'] is None or (unit['touched'] and not unit['was_active']):
-            plan['stop'].append(unit['service_name'])
+            plan['stop'].append(unit['service'])
         elif unit['touched']:
-            plan['restart'].append(unit['service_name'])
+            plan['restart'].append(unit['service'])
     plan['stop'].reverse()
     plan['reload'] = plan['reload'] or bool(plan['restore'] or plan['remove'])
     return plan
@@ -678,8 +678,8 @@ class Restorer(object):
     def restart(self, record, services, out):
         if not services:
             return
-        items = [dict(unit, file=f, verb='restart') for f, unit in ordered_units(record)
-                 if unit['service_name'] in services]
+        items = [dict(unit, file=f, service_name=unit['service'], verb='restart') for f, unit in ordered_units(record)
+                 if unit['service'] in services]
         healthy, failure = self.waiter.start(items)
         out['restarted'] = list(services)
         if failure:

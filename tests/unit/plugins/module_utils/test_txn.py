@@ -263,6 +263,8 @@ def test_new_record_keeps_touched_units_and_previous_secrets():
     assert record['units']['web.container']['touched'] is False
     assert record['units']['old.container']['after'] is None
     assert record['units']['web.container']['before'] == WEB and record['units']['web.container']['after'] == V2
+    assert set(record['units']['web.container']) >= {'path', 'before', 'after', 'service', 'was_active'}
+    assert record['units']['web.container']['service'] == 'web.service'
     json.dumps(record)
 
 
@@ -312,7 +314,7 @@ def test_rollback_plan_killed_before_any_change_does_nothing():
 
 def test_rollback_plan_stops_in_reverse_phase_order():
     units = dict(('u%d.container' % n, {'before': None, 'after': WEB, 'touched': True, 'was_active': False,
-                                        'phase': n, 'service_name': 'u%d.service' % n}) for n in (0, 2, 1))
+                                        'phase': n, 'service': 'u%d.service' % n}) for n in (0, 2, 1))
     plan = txn.rollback_plan({'state': 'phase-2', 'units': units}, {})
     assert plan['stop'] == ['u2.service', 'u1.service', 'u0.service']
 
