@@ -459,10 +459,22 @@ class Journal(object):
         remove_file(self.last_path)
 
 
+def pause_seconds(value, state):
+    """Seconds to pause at state for HOMELAB_DEPLOY_PAUSE_AT=STATE[:SECONDS] (default 120), or None."""
+    wanted, _sep, seconds = (value or '').partition(':')
+    if wanted != state:
+        return None
+    try:
+        return float(seconds) if seconds else PAUSE_SECONDS
+    except ValueError:
+        return PAUSE_SECONDS
+
+
 def pause_at(state, sleep=time.sleep):
     """Test hook: stop right after reaching state when HOMELAB_DEPLOY_PAUSE_AT names it (tests kill us there)."""
-    if os.environ.get(PAUSE_ENV) == state:
-        sleep(PAUSE_SECONDS)
+    seconds = pause_seconds(os.environ.get(PAUSE_ENV), state)
+    if seconds is not None:
+        sleep(seconds)
 
 
 class Timer(object):
@@ -574,12 +586,17 @@ class Waiter(object):
         self.host, self.interval, self.mask = host, interval, mask
         self.clock, self.sleep, self.watcher = clock, sleep, watcher
 
-    def start(self, items):
-        """items: {file, service_name, container, wait, timeout, verb}. Returns ({target: seconds}, failure)."""
+    def start(self, items, queued=None):
+        """items: {file, service_name, container, wait, timeout, verb}. Returns ({target: seconds}, failure).
+
+        queued() is called once the jobs are queued, before waiting (the pause hook of a phase).
+        """
         t0 = self.clock()
         baseline = self.host.states([i['service_name'] for i in items], ('Id', 'InvocationID'))
         for verb in ('start', 'restart'):
             self.host.systemctl(verb, [i['service_name'] for i in items if i['verb'] == verb], no_block=True)
+        if queued is not None:
+            queued()
         waited = [i for i in items if i['wait']]
         deadline = t0 + max([i['timeout'] for i in waited] or [0])
         failure = self.wait_begun(waited, baseline, deadline)
@@ -1008,9 +1025,13 @@ class Transaction(object):
         self.commit()
         self.purge(plans)
 
-    def save(self, state):
+    def save(self, state, pause=True):
         self.record['state'] = state
         self.journal.save(self.record)
+        if pause:
+            self.pause(state)
+
+    def pause(self, state):
         pause_at(state, self.sleep)
 
     def write(self, plans, secrets):
@@ -1036,9 +1057,11 @@ class Transaction(object):
         todo = [p for p in group if p['service_action'] in ('start', 'restart')]
         for plan in todo:
             self.record['units'][plan['file']]['touched'] = True
-        self.save('phase-%d' % number)
+        state = 'phase-%d' % number
+        self.save(state, pause=not todo)  # with starts, the pause comes once they are queued
         t0 = self.clock()
-        healthy, failure = self.waiter.start([dict(p, verb=p['service_action']) for p in todo]) if todo else ({}, None)
+        items = [dict(p, verb=p['service_action']) for p in todo]
+        healthy, failure = self.waiter.start(items, lambda: self.pause(state)) if todo else ({}, None)
         self.record_phase(number, group, healthy)
         self.timer.mark('phase-%d' % number, t0)
         self.phase_result(number)['seconds'] = self.timer.seconds['phase-%d' % number]

@@ -213,10 +213,10 @@ notes:
     removes objects.
   - O(revert=true) itself is not journaled; a revert that was interrupted keeps the rollback point, and the
     next revert finishes it.
-  - For tests only the environment variable C(HOMELAB_DEPLOY_PAUSE_AT) naming a journal state
-    (C(prepared), C(written), C(reloaded), C(phase-N), C(verified), C(committed)) makes the module sleep
-    120 seconds right after reaching that state, so a test can kill it there. The journal then holds the
-    module's process ID (C(pid)).
+  - For tests only the environment variable C(HOMELAB_DEPLOY_PAUSE_AT=STATE[:SECONDS]) naming a journal
+    state (C(prepared), C(written), C(reloaded), C(phase-N), C(verified), C(committed)) makes the module
+    sleep SECONDS (default 120) right after reaching that state, so a test can kill it there; at C(phase-N),
+    once the phase's starts are queued. The journal holds the module's process ID (C(pid)).
 seealso:
   - module: homelab.deploy.quadlet
   - module: homelab.deploy.podman_health

@@ -436,6 +436,13 @@ def test_read_json_refuses_what_is_not_a_journal(tmp_path):
     assert txn.read_json(str(tmp_path / 'none.json')) is None
 
 
+@pytest.mark.parametrize('value, state, expected', [
+    ('written', 'written', 120), ('phase-2:15', 'phase-2', 15.0), ('phase-2:x', 'phase-2', 120),
+    ('phase-2:15', 'phase-1', None), ('', 'written', None), (None, 'written', None), ('phase-10', 'phase-1', None)])
+def test_pause_seconds(value, state, expected):
+    assert txn.pause_seconds(value, state) == expected
+
+
 def test_pause_at_sleeps_only_at_the_named_state(monkeypatch):
     slept = []
     monkeypatch.setenv(txn.PAUSE_ENV, 'written')

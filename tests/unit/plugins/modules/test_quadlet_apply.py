@@ -495,6 +495,7 @@ def test_a_leftover_journal_is_rolled_back_by_the_next_run(capsys, host, monkeyp
     assert 'demo.json' in journal_files(host)
     assert stat_mode(os.path.join(host.txn_dir, 'demo.json')) == 0o600
     monkeypatch.setattr(txn, 'pause_at', lambda state, sleep=None: None)
+    killed_calls = host.changes()
     del host.calls[:]
     result = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'}})
     assert result['recovered'][0]['state'] == state and result['recovered'][0]['name'] == 'demo'
@@ -504,6 +505,9 @@ def test_a_leftover_journal_is_rolled_back_by_the_next_run(capsys, host, monkeyp
     assert journal_files(host) == ['demo.last.json']
     restarted = [c for c in host.changes() if c.startswith('restart')]
     assert restarted == (['restart demo-db.service demo-web.service'] if state == 'phase-2' else [])
+    if state == 'phase-2':
+        assert 'restart demo-web.service' in killed_calls, 'the phase pause comes after its starts are queued'
+
     assert 'password' not in json.dumps(result)
 
 
