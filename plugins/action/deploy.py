@@ -111,33 +111,40 @@ class ActionModule(ActionBase):
     def deploy(self):
         routes = self.plan.get('routes') or []
         checks = ((self.plan.get('verify') or []) + self.args['checks']) if self.args['verify'] else []
-        inline_checks = checks if not routes else []
         applied = self.call(APPLY, self.apply_args(units=self.units(), secrets=self.args['secrets'],
-                                                    pin_images=self.args['pin_images'], verify=inline_checks))
+                                                    pin_images=self.args['pin_images']))
         self.show_phases(applied)
         if applied.get('failed'):
-            return self.finish(applied, [], 'rolled_back' if (applied.get('rollback') or {}).get('ok') else 'failed')
+            return self.finish(applied, [], self.outcome(applied))
         routed, failed = self.apply_routes(routes)
-        if failed is None and routes and checks and not self.check_mode:
-            failed = self.call(APPLY, self.apply_args(verify=checks))
-            if failed.get('failed'):
-                self.withdraw(routed)
-                applied['seconds'] = dict(applied.get('seconds') or {}, verify=(failed.get('seconds') or {}).get('verify'))
-                return self.finish(dict(failed, phases=applied.get('phases'), units=applied.get('units')), routed,
-                                   'rolled_back' if (failed.get('rollback') or {}).get('ok') else 'failed')
-            applied['seconds'] = dict(applied.get('seconds') or {}, verify=(failed.get('seconds') or {}).get('verify'))
-            applied['verify'] = failed.get('verify')
-            failed = None
         if failed is not None:
-            reverted = self.call(APPLY, self.apply_args(revert=True)) if not self.check_mode else {}
-            self.withdraw(routed)
-            failure = {'service': failed.get('route'), 'check': 'route', 'cause': failed.get('msg'),
-                       'evidence': to_text(failed.get('traefik_errors') or '')}
-            ok = not reverted.get('failed')
-            return self.finish(dict(applied, failed=True, msg=failed.get('msg'), failure=failure,
-                                    rollback=dict(reverted.get('rollback') or {}, ok=ok)), routed,
-                               'rolled_back' if ok else 'failed')
+            return self.route_failed(applied, routed, failed)
+        # checks prove a change; a run that changed nothing has nothing new to prove
+        if checks and not self.check_mode and (applied.get('changed') or routed):
+            verified = self.call(APPLY, self.apply_args(verify=checks))
+            applied['seconds'] = dict(applied.get('seconds') or {}, verify=(verified.get('seconds') or {}).get('verify'))
+            applied['verify'] = verified.get('verify')
+            if verified.get('failed'):
+                self.withdraw(routed)
+                return self.finish(dict(verified, phases=applied.get('phases'), units=applied.get('units'),
+                                        seconds=applied['seconds'], images=applied.get('images')),
+                                   routed, self.outcome(verified))
         return self.finish(applied, routed, 'success')
+
+    @staticmethod
+    def outcome(result):
+        return 'rolled_back' if (result.get('rollback') or {}).get('ok') else 'failed'
+
+    def route_failed(self, applied, routed, failed):
+        """A route was refused or not served: revert the committed transaction and withdraw the new routes."""
+        reverted = self.call(APPLY, self.apply_args(revert=True)) if not self.check_mode else {}
+        self.withdraw(routed)
+        failure = {'service': failed.get('route'), 'check': 'route', 'cause': failed.get('msg'),
+                   'evidence': to_text(failed.get('traefik_errors') or '')}
+        ok = not reverted.get('failed') and not self.check_mode
+        return self.finish(dict(applied, failed=True, msg=failed.get('msg'), failure=failure,
+                                rollback=dict(reverted.get('rollback') or {}, ok=ok)), routed,
+                           'rolled_back' if ok else 'failed')
 
     def apply_routes(self, routes):
         """(names of changed routes with their previous text, the first failed result or None)."""

@@ -746,15 +746,22 @@ class Checks(object):
 
     def http_error(self, http):
         result = self.probe(http['url'], timeout=http.get('timeout') or 5, status_codes=http.get('status') or [200],
-                            body_regex=http.get('body_regex'), opener=self.opener(http.get('host')))
-        return None if result['ok'] else '%s: %s' % (http['url'], result['error'])
+                            body_regex=http.get('body_regex'), opener=self.opener(http.get('host'), http.get('headers')))
+        if result['ok']:
+            return None
+        return '%s%s: %s' % (http['url'], ' (Host: %s)' % http['host'] if http.get('host') else '', result['error'] or
+                             'HTTP %s, expected %s%s' % (result['status'], '/'.join(str(c) for c in http.get('status') or [200]),
+                                                         ' with a body matching %r' % http['body_regex']
+                                                         if http.get('body_regex') else ''))
 
-    def opener(self, host):
+    def opener(self, host, extra=None):
         base = self.open_url
         if base is None:
             from ansible.module_utils.urls import open_url as base
-        headers = {'Host': host} if host else None
-        return lambda url, **kwargs: base(url, headers=headers, **kwargs)
+        headers = dict(extra or {})
+        if host:
+            headers['Host'] = host
+        return lambda url, **kwargs: base(url, headers=headers or None, **kwargs)
 
 
 # ---------------------------------------------------------------------------

@@ -160,6 +160,9 @@ options:
           host:
             description: Host header to send (for example the name a reverse proxy routes on).
             type: str
+          headers:
+            description: Other request headers, for example C(Authorization) for a route behind authentication. Not logged.
+            type: dict
           status:
             description: Acceptable status codes.
             type: list
@@ -476,6 +479,7 @@ def verify_options():
     http = dict(
         url=dict(type='str', required=True),
         host=dict(type='str'),
+        headers=dict(type='dict', no_log=True),
         status=dict(type='list', elements='int', default=[200]),
         body_regex=dict(type='str'),
         timeout=dict(type='int', default=5),

@@ -90,14 +90,18 @@ class Run(object):
         self.proc.wait(30)
 
 
-def journal_state():
+def journal():
     out = on_node('cat', '%s/%s.json' % (TXN_DIR, NAME))
     if out.returncode != 0:
-        return None
+        return {}
     try:
-        return json.loads(out.stdout).get('state')
+        return json.loads(out.stdout)
     except ValueError:
-        return None
+        return {}
+
+
+def journal_state():
+    return journal().get('state')
 
 
 def wait_for_state(run, wanted, timeout=120):
@@ -113,9 +117,12 @@ def wait_for_state(run, wanted, timeout=120):
 
 
 def kill_everywhere(run):
-    """The run dies: the controller, and the host transaction's process on the node."""
+    """The run dies: the controller, and the host transaction's process on the node (the journal names it; under
+    SSH pipelining its command line is only the interpreter)."""
+    pid = journal().get('pid')
+    assert pid, journal()
     run.kill()
-    on_node('pkill', '-KILL', '-f', 'quadlet_apply')
+    assert on_node('kill', '-KILL', str(pid)).returncode == 0
 
 
 def converged(message):

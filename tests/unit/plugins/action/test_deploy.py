@@ -67,7 +67,7 @@ def test_one_transaction_then_routes_then_checks():
     assert [u['phase'] for u in first['units']] == [0, 1, 2]
     assert first['units'][1] == {'name': 'demo-db.container', 'phase': 1, 'state': 'present',
                                  'content': '[Container]\nImage=db\n', 'wait': True, 'timeout': 60}
-    assert first['secrets'] == {'demo-db-password': 's3cret'} and first['verify'] == []
+    assert first['secrets'] == {'demo-db-password': 's3cret'} and 'verify' not in first
     assert 'service' not in calls[1][1]  # ours, not a traefik_route option
     assert calls[2][1]['verify'] == PLAN['verify'] and 'units' not in calls[2][1]
     assert result['outcome'] == 'success' and not result['failed']
@@ -114,10 +114,16 @@ def test_check_mode_runs_no_checks_and_publishes_nothing():
     assert 'ansible_stats' not in result and 'event' not in result
 
 
-def test_no_change_publishes_nothing():
+def test_no_change_publishes_nothing_and_proves_nothing_again():
     same = dict(APPLIED, changed=False, units=dict((k, {'action': 'unchanged', 'service': 'none'}) for k in APPLIED['units']))
-    result, calls = run({'plan': dict(PLAN, routes=[], verify=[])}, {action.APPLY: [same]})
+    result, calls = run({'plan': PLAN}, {action.APPLY: [same], action.ROUTE: [{'changed': False}]})
+    assert [c[0] for c in calls] == [action.APPLY, action.ROUTE]  # no verification round trip
     assert not result['changed'] and result['changed_services'] == [] and 'ansible_stats' not in result
+
+
+def test_checks_run_without_routes_too():
+    result, calls = run({'plan': dict(PLAN, routes=[])}, {action.APPLY: [APPLIED, {'verify': [{'name': 'page', 'ok': True}]}]})
+    assert [c[0] for c in calls] == [action.APPLY, action.APPLY] and calls[1][1]['verify'] == PLAN['verify']
 
 
 def test_absent_withdraws_routes_first_and_purges_only_on_request():
