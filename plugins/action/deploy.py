@@ -125,7 +125,7 @@ class ActionModule(ActionBase):
             applied['seconds'] = dict(applied.get('seconds') or {}, verify=(verified.get('seconds') or {}).get('verify'))
             applied['verify'] = verified.get('verify')
             if verified.get('failed'):
-                self.withdraw(routed)
+                verified['rollback'] = dict(verified.get('rollback') or {}, routes_withdrawn=self.withdraw(routed))
                 return self.finish(dict(verified, phases=applied.get('phases'), units=applied.get('units'),
                                         seconds=applied['seconds'], images=applied.get('images')),
                                    routed, self.outcome(verified))
@@ -138,12 +138,12 @@ class ActionModule(ActionBase):
     def route_failed(self, applied, routed, failed):
         """A route was refused or not served: revert the committed transaction and withdraw the new routes."""
         reverted = self.call(APPLY, self.apply_args(revert=True)) if not self.check_mode else {}
-        self.withdraw(routed)
+        withdrawn = self.withdraw(routed)
         failure = {'service': failed.get('route'), 'check': 'route', 'cause': failed.get('msg'),
                    'evidence': to_text(failed.get('traefik_errors') or '')}
         ok = not reverted.get('failed') and not self.check_mode
         return self.finish(dict(applied, failed=True, msg=failed.get('msg'), failure=failure,
-                                rollback=dict(reverted.get('rollback') or {}, ok=ok)), routed,
+                                rollback=dict(reverted.get('rollback') or {}, ok=ok, routes_withdrawn=withdrawn)), routed,
                            'rolled_back' if ok else 'failed')
 
     def apply_routes(self, routes):
@@ -159,10 +159,13 @@ class ActionModule(ActionBase):
         return changed, None
 
     def withdraw(self, routed):
-        """Routes this run added go away again (a changed route's previous file is not ours to rebuild)."""
+        """Routes this run added go away again (a changed route's previous file is not ours to rebuild); their names."""
+        gone = []
         for item in routed:
             if item['new'] and not self.check_mode:
                 self.call(ROUTE, self.route_args(item['route'], 'absent'))
+                gone.append(item['name'])
+        return gone
 
     # -- absent -----------------------------------------------------------------------------------------------
 
@@ -185,11 +188,13 @@ class ActionModule(ActionBase):
 
     def finish(self, applied, routed, outcome, kind=None):
         total = time.time() - self.started
+        if applied.get('failure') and applied['failure'].get('check') != 'route':
+            applied = dict(applied, failure=events.failure_record(self.plan, applied['failure']))
         names = [r['name'] for r in routed]
         summary = events.summary_lines(self.plan, applied, names, total)
         if applied.get('failed'):
             failure = applied.get('failure') or {}
-            summary.insert(0, '%s FAILED: %s (%s): %s' % (self.plan['name'], failure.get('service') or failure.get('unit'),
+            summary.insert(0, '%s FAILED: %s (%s): %s' % (self.plan['name'], failure.get('service'),
                                                           failure.get('check'), failure.get('cause') or applied.get('msg')))
         for line in summary:
             display.display(line)

@@ -644,6 +644,7 @@ class Waiter(object):
             log = (result.get('container') or {}).get('health_log') or []
             evidence['health_log'] = [dict(entry, output=self.mask(entry.get('output'))) for entry in log]
             evidence['reason'] = self.mask(result.get('reason'))
+            evidence['health_status'] = result.get('status')
         return {'unit': item['file'], 'service': item['service_name'], 'check': check, 'cause': self.mask(cause),
                 'evidence': evidence}
 

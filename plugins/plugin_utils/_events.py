@@ -135,6 +135,39 @@ def service_phases(plan):
     return [phase for phase in phases if phase]
 
 
+def _evidence_text(service, evidence):
+    """The host's evidence (health log, log tail, unit status; masked on the host) as the report's text."""
+    if not isinstance(evidence, dict):
+        return str(evidence or '')
+    lines = []
+    for entry in evidence.get('health_log') or []:
+        lines.append('healthcheck exit %s: %s' % (entry.get('exit_code'), (entry.get('output') or '').strip()))
+    if evidence.get('logs'):
+        lines.append('last log lines of %s:' % service)
+        lines.append(evidence['logs'].rstrip())
+    if evidence.get('status'):
+        lines.append('systemctl status:')
+        lines.append(evidence['status'].rstrip())
+    return '\n'.join(lines)[-3000:]
+
+
+def failure_record(plan, failure):
+    """The host's failure as the history's record {service, check, cause, evidence}, named by the plan's service."""
+    if not failure:
+        return None
+    by_file = dict((u['name'], u.get('service') or u['name']) for phase in plan['phases'] for u in phase)
+    by_container = dict((u['container'], u.get('service')) for phase in plan['phases'] for u in phase if u.get('container'))
+    evidence = failure.get('evidence')
+    container = evidence.get('container') if isinstance(evidence, dict) else None
+    service = (by_file.get(failure.get('unit')) or by_container.get(container) or failure.get('service')
+               or plan['name'])
+    check = failure.get('check') or 'deploy'
+    if check == 'health' and isinstance(evidence, dict) and evidence.get('health_status'):
+        check = 'health (%s)' % evidence['health_status']
+    return {'service': service, 'check': check, 'cause': failure.get('cause'),
+            'evidence': _evidence_text(service, evidence)}
+
+
 def deploy_result(run, plan):
     """The role-level result (stack_result, pattern_service units) from a homelab.deploy.deploy result."""
     images = {}

@@ -63,3 +63,19 @@ def test_report(outcome, rollback, enabled, expected):
     assert 'volumes kept: immich-cache, immich-pgdata' in report
     if rollback.get('restored'):
         assert 'restored: server;' in report
+
+
+def test_failure_record_names_the_plan_service_and_turns_evidence_into_text():
+    failure = {'unit': 'immich-server.container', 'service': 'immich-server.service', 'check': 'health',
+               'cause': 'immich-server.service did not become healthy: unhealthy (3 failed checks)',
+               'evidence': {'status': 'x.service - failed', 'logs': 'boot\ncrash\n', 'health_status': 'unhealthy',
+                            'health_log': [{'exit_code': 1, 'output': 'nope\n'}]}}
+    record = events.failure_record(PLAN, failure)
+    assert record['service'] == 'server' and record['check'] == 'health (unhealthy)'
+    assert record['evidence'].splitlines()[:4] == ['healthcheck exit 1: nope', 'last log lines of server:', 'boot', 'crash']
+
+
+def test_failure_record_of_a_check_names_the_container_service():
+    failure = {'unit': None, 'service': None, 'check': 'verify page', 'cause': 'HTTP 502',
+               'evidence': {'container': 'immich-server'}}
+    assert events.failure_record(PLAN, failure)['service'] == 'server'
