@@ -115,7 +115,7 @@ def summary_lines(plan, result, routes, total):
     times = service_seconds(plan, result)
     phases = phase_seconds(plan, result)
     lines = ['%s: %d phase(s), %d unit(s); changed: %s; routes changed: %s' % (
-        plan['name'], len(plan['phases']), sum(len(p) for p in plan['phases']), ', '.join(changed) or 'nothing',
+        plan['name'], len([p for p in plan['phases'] if p]), sum(len(p) for p in plan['phases']), ', '.join(changed) or 'nothing',
         ', '.join(routes) or 'none')]
     if times:
         lines.append('time to healthy: %s' % ', '.join('%s %.1f s' % item for item in sorted(times.items())))
