@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
 from ansible_collections.homelab.deploy.plugins.filter.patterns import (
     COLLECTION_ROOT, INSTANCE_RE, PatternError, _require_jsonschema, find_cycle, load_schema, merge, pattern_load,
     schema_problems)
+from ansible_collections.homelab.deploy.plugins.module_utils._txn import pin_reference
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 
 STACKS_DIR = os.path.join(COLLECTION_ROOT, 'stacks')
@@ -329,13 +330,9 @@ def _checks(stack):
 
 
 def stack_pin(image, digest):
-    """repo@digest for an image reference and the digest it resolves to on the host (tag dropped)."""
-    if not digest or '@' in image:
-        return image
-    slash = image.rfind('/')
-    colon = image.rfind(':')
-    repo = image[:colon] if colon > slash else image
-    return '%s@%s' % (repo, digest)
+    """repo@digest for an image reference and the digest it resolves to on the host (tag dropped); the host
+    transaction pins with the same function."""
+    return pin_reference(image, digest)
 
 
 def _service_of(stack_name, unit):

@@ -97,7 +97,7 @@ def check_verify(checks):
 def pin_reference(image, digest):
     """repo@digest for an image reference and the digest it resolves to on the host (tag dropped).
 
-    The same rule as the stack_pin filter: a reference that already has a digest is left alone.
+    The stack_pin filter is this function: a reference that already has a digest is left alone.
     """
     if not digest or '@' in image:
         return image

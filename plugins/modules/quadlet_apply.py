@@ -29,9 +29,9 @@ description:
     killed run is gone.
   - After a commit, the previous state of the units it changed is kept as the rollback point
     C(<state dir>/txn/<name>.last.json) (mode 0600), which O(revert=true) restores from a later task.
-  - Only one run per host at a time, under the same lock as M(homelab.deploy.quadlet) and
-    M(homelab.deploy.traefik_route) (C(/run/homelab-deploy.lock), or C(homelab-deploy.lock) in the user's
-    runtime directory), held for the whole call.
+  - Only one run per host at a time, under the same lock as M(homelab.deploy.quadlet) (an C(flock) on
+    C(/run/homelab-deploy.lock), or C(homelab-deploy.lock) in the user's runtime directory), held by the module's
+    own process for the whole call, so the kernel releases it when that process dies.
 author:
   - homelab.deploy maintainers (@homelab)
 extends_documentation_fragment:
