@@ -59,15 +59,19 @@ def unit_spec(raw):
     """One entry of the units option, checked and with its defaults."""
     base, unit_type, filename = quadlet.split_name(raw['name'])
     state = raw.get('state') or 'present'
-    if state == 'present' and raw.get('content') is None:
-        raise quadlet.QuadletError('unit %s: content is required with state=present' % filename)
+    restart = bool(raw.get('restart'))
+    if state == 'present' and raw.get('content') is None and not restart:
+        raise quadlet.QuadletError('unit %s: content is required with state=present (or restart=true, which keeps '
+                                   'the file on disk as it is)' % filename)
     if raw.get('purge') and state != 'absent':
         raise quadlet.QuadletError('unit %s: purge only applies to state=absent' % filename)
+    if restart and state != 'present':
+        raise quadlet.QuadletError('unit %s: restart only applies to state=present' % filename)
     wait = raw.get('wait')
     timeout = raw.get('timeout')
     return {'file': filename, 'base': base, 'type': unit_type, 'state': state, 'content': raw.get('content'),
             'phase': int(raw.get('phase') or 0), 'wait': unit_type == 'container' if wait is None else bool(wait),
-            'timeout': 120 if timeout is None else int(timeout), 'purge': bool(raw.get('purge'))}
+            'timeout': 120 if timeout is None else int(timeout), 'purge': bool(raw.get('purge')), 'restart': restart}
 
 
 def unit_specs(units):
@@ -163,11 +167,16 @@ def file_action(spec):
 
 
 def service_action(spec, show, changed_secrets):
-    """start | restart | stop | none for one unit, from its files, its service and the changed secrets."""
+    """start | restart | stop | none for one unit, from its files, its service and the changed secrets.
+
+    restart=true restarts a running unit whatever changed (a unit that does not run is started, as always).
+    """
     if spec['state'] == 'absent':
         return 'stop' if spec['before'] is not None and is_active(show) else 'none'
     if not is_active(show):
         return 'start'
+    if spec.get('restart'):
+        return 'restart'  # asked for: restart=true restarts even an unchanged unit (drift fixes)
     if spec['type'] in INFRA_TYPES:
         return 'none'
     if effective_change(spec['before'], spec['after'], spec['file']):
@@ -800,6 +809,8 @@ class Planner(object):
     def desired(self, spec, pin):
         if spec['state'] == 'absent':
             return None
+        if spec['content'] is None:
+            return self.kept(spec)
         if not pin:
             return spec['content']
         try:
@@ -811,6 +822,14 @@ class Planner(object):
         if image and digest is None:
             self.cannot_pin(spec, unit, image)
         return rewrite_image(spec['content'], image, pin_reference(image, digest)) if digest else spec['content']
+
+    @staticmethod
+    def kept(spec):
+        """restart=true without content: the file on disk as it is (not pinned), which must exist."""
+        if spec['before'] is None:
+            raise Refused('unit %s: restart=true without content keeps the file on disk as it is, but there is no %s.'
+                          % (spec['file'], spec['path']), missing_units=[spec['file']])
+        return spec['before']
 
     def cannot_pin(self, spec, unit, image):
         local = quadlet.images_to_check(unit, spec['type'])

@@ -54,6 +54,7 @@ attributes:
     support: full
     details:
       - A set whose files, secrets and services are as wanted is left alone, without a daemon-reload or a restart.
+      - Units with O(units[].restart=true) are restarted on every run.
 options:
   name:
     description:
@@ -77,7 +78,11 @@ options:
         type: str
         required: true
       content:
-        description: The full unit file text, written as is. Required with O(units[].state=present).
+        description:
+          - The full unit file text, written as is. Required with O(units[].state=present), unless
+            O(units[].restart=true).
+          - Left out with O(units[].restart=true), the file on disk is kept as it is (not rewritten, not pinned by
+            O(pin_images)); the unit is refused when it has no file.
         type: str
       state:
         description:
@@ -103,6 +108,16 @@ options:
         description: Seconds to wait for the unit to get healthy.
         type: int
         default: 120
+      restart:
+        description:
+          - Restart the unit's service even when its file, its secrets and what systemd loaded are unchanged, for
+            example to re-create a container that drifted from its unit. A unit that does not run is started.
+          - With O(units[].content) left out, applies the file on disk as it is (with a daemon-reload when systemd
+            has not loaded it yet), still validated with the rest of the set first.
+          - For a C(.network) or C(.volume) unit this restarts the containers that require it too.
+          - Only with O(units[].state=present). Such a unit is restarted on every run, so the task always changes.
+        type: bool
+        default: false
       purge:
         description:
           - With O(units[].state=absent), also remove the podman object of the unit (volume, network, pod,
@@ -281,6 +296,16 @@ EXAMPLES = r'''
       - name: database
         container: demo-db
         command: [pg_isready]
+
+- name: Re-create drifted containers from their unit files as they are on disk, waited on together
+  homelab.deploy.quadlet_apply:
+    name: drift-fix
+    units:
+      - name: demo-web.container
+        restart: true
+      - name: demo-db.container
+        restart: true
+        timeout: 60
 
 - name: Remove the web container of the set, and purge an old volume
   homelab.deploy.quadlet_apply:
@@ -472,6 +497,7 @@ def unit_options():
         wait=dict(type='bool'),
         timeout=dict(type='int', default=120),
         purge=dict(type='bool', default=False),
+        restart=dict(type='bool', default=False),
     )
 
 

@@ -64,10 +64,17 @@ def test_unit_spec_defaults_by_type():
     ({'name': 'web.container'}, 'content is required with state=present'),
     ({'name': 'web.container', 'content': WEB, 'purge': True}, 'purge only applies to state=absent'),
     ({'name': '../web.container', 'content': WEB}, 'invalid unit name'),
+    ({'name': 'web.container', 'state': 'absent', 'restart': True}, 'restart only applies to state=present'),
 ])
 def test_unit_spec_refuses(raw, fragment):
     with pytest.raises(quadlet.QuadletError, match=fragment.replace('.', r'\.')):
         txn.unit_spec(raw)
+
+
+def test_unit_spec_restart_needs_no_content():
+    kept = txn.unit_spec({'name': 'web.container', 'restart': True})
+    assert kept['restart'] is True and kept['content'] is None and kept['state'] == 'present'
+    assert txn.unit_spec({'name': 'web.container', 'content': WEB})['restart'] is False
 
 
 def test_unit_specs_sorted_by_phase_and_duplicates_refused():
@@ -163,9 +170,28 @@ V2 = WEB + 'Environment=V=2\n'
     (spec(state='absent', before=WEB), show(), [], 'stop'),
     (spec(state='absent', before=WEB), show(ActiveState='inactive'), [], 'none'),
     (spec(state='absent', before=None), None, [], 'none'),
+    (spec(before=WEB, restart=True), show(), [], 'restart'),
+    (spec(before=WEB, after=WEB + '# only a comment\n', restart=True), show(), [], 'restart'),
+    (spec(before=WEB, restart=True), show(ActiveState='failed'), [], 'start'),
+    (spec(before=WEB, restart=True), show(ActiveState='activating', SubState='auto-restart'), [], 'start'),
+    (spec('net.network', before='[Network]\n', after='[Network]\n', restart=True), show(), [], 'restart'),
 ])
 def test_service_action(unit, state, secrets, expected):
     assert txn.service_action(unit, state, secrets) == expected
+
+
+def test_kept_file_is_the_one_on_disk_and_must_exist():
+    assert txn.Planner.kept(spec(before=WEB, restart=True)) == WEB
+    with pytest.raises(txn.Refused, match=r'restart=true without content .* no /etc/containers/systemd/web.container\. '
+                                          r'Nothing was changed'):
+        txn.Planner.kept(spec(before=None, restart=True))
+
+
+def test_a_restart_of_an_unchanged_unit_is_a_change_and_is_journaled():
+    plan = txn.plan_unit(spec(before=WEB, restart=True), show(), [])
+    assert (plan['file_action'], plan['service_action'], plan['reload']) == ('unchanged', 'restart', False)
+    assert txn.is_change([plan], [])
+    assert txn.new_record('drift-fix', ScopeStub(), [plan], {})['units']['web.container']['before'] == WEB
 
 
 @pytest.mark.parametrize('unit, state, file_action, reload', [

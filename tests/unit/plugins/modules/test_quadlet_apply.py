@@ -257,6 +257,7 @@ def journal_files(host):
     ({'name': 'Demo'}, 'invalid transaction name'),
     ({'units': [{'name': 'web'}]}, 'cannot tell the unit type'),
     ({'units': [{'name': 'web.container'}]}, 'content is required'),
+    ({'units': [{'name': 'web.container', 'state': 'absent', 'restart': True}]}, 'restart only applies to state=present'),
     ({'units': [NET, NET]}, 'appear more than once'),
     ({'units': [NET], 'revert': True}, 'give no units with it'),
     ({'units': [NET], 'secrets': {'a b': 'x'}}, 'invalid secret name'),
@@ -588,3 +589,80 @@ def test_previous_secret_values_are_no_log_values(capsys, host, monkeypatch):
     monkeypatch.setattr(txn.Transaction, 'run', spy)
     run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'second-password'}})
     assert 'first-password' in seen['values'], 'Ansible scrubs the previous value from anything returned'
+
+
+# -- restart=true (drift fixes) ----------------------------------------------------------------------------------
+
+def restart(name, **kwargs):
+    return dict({'name': name, 'restart': True}, **kwargs)
+
+
+def test_restart_true_restarts_unchanged_units_together_without_a_reload(capsys, host):
+    apply_v1(capsys, host)
+    before = dict((n, host.read(n)) for n in os.listdir(host.unit_dir))
+    result = run(capsys, {'name': 'drift-fix', 'units': [restart('demo-db.container'), restart('demo-web.container')]})
+    assert result['changed'] and not result.get('failed'), result.get('msg')
+    assert host.changes() == ['restart demo-db.service demo-web.service'], 'one queued restart, no daemon-reload'
+    assert dict((n, host.read(n)) for n in os.listdir(host.unit_dir)) == before, 'the files on disk are kept'
+    assert [(u['action'], u['service']) for u in result['units'].values()] == [('unchanged', 'restart')] * 2
+    assert set(result['phases'][0]['healthy']) == {'demo-db', 'demo-web'}, 'waited on together'
+    assert result['diff']['before'] == result['diff']['after'] == ''
+    assert 'drift-fix.last.json' in journal_files(host) and 'drift-fix.json' not in journal_files(host)
+    del host.calls[:]
+    again = run(capsys, {'name': 'drift-fix', 'units': [restart('demo-web.container')]})
+    assert again['changed'] and host.changes() == ['restart demo-web.service'], 'restart=true restarts every time'
+
+
+def test_restart_true_applies_a_file_edited_on_disk_with_one_daemon_reload(capsys, host):
+    apply_v1(capsys, host)
+    edited = WEB_TEXT % '1' + 'Label=edited=by-hand\n'
+    with open(os.path.join(host.unit_dir, 'demo-web.container'), 'w') as handle:
+        handle.write(edited)  # edited by hand, no daemon-reload: systemd still runs the old text
+    result = run(capsys, {'name': 'drift-fix', 'units': [restart('demo-web.container')]})
+    assert not result.get('failed'), result.get('msg')
+    assert host.changes() == ['daemon-reload', 'restart demo-web.service']
+    assert host.read('demo-web.container') == edited and host.loaded['demo-web.service'] == edited
+    assert result['units']['demo-web.container']['action'] == 'unchanged'
+
+
+def test_restart_true_starts_a_unit_that_does_not_run(capsys, host):
+    apply_v1(capsys, host)
+    host.services['demo-web.service'] = {'state': 'failed', 'inv': ''}
+    result = run(capsys, {'name': 'drift-fix', 'units': [restart('demo-web.container')]})
+    assert result['units']['demo-web.container']['service'] == 'start' and host.changes() == ['start demo-web.service']
+
+
+def test_restart_true_without_content_refuses_a_unit_without_a_file(capsys, host):
+    apply_v1(capsys, host)
+    result = run(capsys, {'name': 'drift-fix', 'units': [restart('demo-web.container'), restart('demo-gone.container')]})
+    assert result['failed'] and 'restart=true without content keeps the file on disk' in result['msg']
+    assert 'demo-gone.container' in result['msg'] and 'Nothing was changed' in result['msg']
+    assert result['missing_units'] == ['demo-gone.container']
+    assert host.changes() == [] and 'drift-fix.last.json' not in journal_files(host)
+
+
+def test_restart_true_in_check_mode_only_plans(capsys, host):
+    apply_v1(capsys, host)
+    result = run(capsys, {'name': 'drift-fix', 'units': [restart('demo-web.container')]}, check=True)
+    assert result['changed'] and result['units']['demo-web.container']['service'] == 'restart'
+    assert host.changes() == [] and 'drift-fix.last.json' not in journal_files(host)
+
+
+def test_restart_true_with_content_writes_and_restarts(capsys, host):
+    apply_v1(capsys, host)
+    result = run(capsys, {'units': [NET, DB, web('1', content=WEB_TEXT % '1' + '# note\n', restart=True)],
+                          'secrets': {'demo-pw': 'first-password'}})
+    assert host.changes() == ['daemon-reload', 'restart demo-web.service'], 'a comment alone would not restart'
+    assert result['units']['demo-web.container'] == dict(result['units']['demo-web.container'], action='write',
+                                                         service='restart')
+
+
+def test_restarted_units_roll_back_with_the_set(capsys, host):
+    apply_v1(capsys, host)
+    host.unhealthy.add('V=2')
+    result = run(capsys, {'units': [restart('demo-db.container'), web('2')]})
+    assert result['failed'] and 'demo-web.service did not become healthy' in result['msg']
+    rollback = result['rollback']
+    assert rollback['ok'] and rollback['restored'] == ['demo-web.container'], rollback
+    assert rollback['restarted'] == ['demo-db.service', 'demo-web.service'], 'the restarted unit is part of the set'
+    assert 'V=1' in host.read('demo-web.container')
