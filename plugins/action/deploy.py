@@ -61,6 +61,7 @@ class ActionModule(ActionBase):
         self.args = args
         self.plan = args['plan']
         self.started = time.time()
+        self.profile = []
         self.check_mode = bool(self._task.check_mode)
         try:
             return self.deploy() if args['state'] == 'present' else self.remove()
@@ -70,8 +71,13 @@ class ActionModule(ActionBase):
     # -- host calls -------------------------------------------------------------------------------------------
 
     def call(self, module, module_args):
+        start = time.time()
         result = self._execute_module(module_name=module, module_args=module_args, task_vars=self.task_vars)
         result.pop('invocation', None)
+        what = 'route %s' % module_args['name'] if module == ROUTE else (
+            'checks' if 'verify' in module_args else 'revert' if module_args.get('revert') else 'units')
+        self.profile.append({'call': what, 'seconds': round(time.time() - start, 2),
+                             'on_host': result.get('seconds') if module == APPLY else None})
         return result
 
     def apply_args(self, **extra):
@@ -207,6 +213,8 @@ class ActionModule(ActionBase):
             'seconds': dict(events.phase_seconds(self.plan, applied), total=round(total, 1)),
             'service_seconds': events.service_seconds(self.plan, applied),
             'changed_services': events.changed_services(self.plan, applied),
+            # where the time went: each host round trip, and inside the transaction its own steps
+            'profile': self.profile,
         }
         if applied.get('diff'):
             result['diff'] = applied['diff']

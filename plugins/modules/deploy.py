@@ -193,6 +193,12 @@ rollback:
   description: What the rollback did (restored, removed, restarted, errors, ok).
   returned: on failure
   type: dict
+profile:
+  description: Where the time went - each host round trip (C(units), C(route NAME), C(checks), C(revert)) with its
+    seconds, and for the host transaction its own steps (validate, write, reload, phase-N, verify, total).
+  returned: always
+  type: list
+  elements: dict
 event:
   description: The history event that was published.
   returned: when not in check mode and something changed or failed
