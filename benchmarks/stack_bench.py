@@ -254,6 +254,7 @@ def main():
     print('1. overhead: collection %.1f s vs plain shell script %.1f s for the 4-service immich stack -> %.2fx (target <= 1.5x)'
           % (first, shell_seconds, first / shell_seconds))
     print('   phases of the collection run: %s' % json.dumps(first_result['seconds']))
+    print('   host round trips of the deploy task: %s' % json.dumps(first_result.get('profile')))
     print('2. parallel phase: 3 services that each take T to get healthy: phase %.1f s; one such service (T incl. '
           'start) %.1f s; 3T = %.1f s -> %.2f of 3T (healthcheck gate %d s)'
           % (t_three, t_single, 3 * t_single, t_three / (3 * t_single), SLOW_T))
@@ -262,6 +263,7 @@ def main():
     print('3. no-change re-run: changed=%d (stack_result.changed=%s), %.1f s vs first deploy %.1f s -> %.2f'
           % (again_changed, again_result['changed'], again, first, again / first))
     print('   first deploy changed=%d; phases of the re-run: %s' % (first_changed, json.dumps(again_result['seconds'])))
+    print('   host round trips of the re-run: %s' % json.dumps(again_result.get('profile')))
     print('4. single service: deploy_service %.1f s vs plain shell script %.1f s for one pattern service -> %.2fx '
           '(target <= 1.5x)' % (service_seconds, service_shell_seconds, service_seconds / service_shell_seconds))
     return 0 if again_changed == 0 else 1

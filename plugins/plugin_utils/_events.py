@@ -181,6 +181,7 @@ def deploy_result(run, plan):
         'seconds': dict(run.get('seconds') or {}), 'service_seconds': dict(run.get('service_seconds') or {}),
         'routes_changed': list(run.get('routes_changed') or []), 'recovered': list(run.get('recovered') or []),
         'summary': list(run.get('summary') or []), 'failure': run.get('failure'),
+        'profile': list(run.get('profile') or []),
     }
 
 
