@@ -42,6 +42,7 @@ ARGUMENT_SPEC = dict(
     checks=dict(type='list', elements='dict', default=[]),
     lock_timeout=dict(type='int', default=120),
     health_interval=dict(type='float', default=1.0),
+    health_timeout=dict(type='int'),
     traefik=dict(type='dict', default={}),
     event=dict(type='dict', default={}),
     publish=dict(type='bool', default=True),
@@ -96,7 +97,7 @@ class ActionModule(ActionBase):
                 item = {'name': unit['name'], 'phase': index, 'state': state}
                 if state == 'present':
                     item.update(content=unit['text'], wait=bool(unit.get('wait', unit['name'].endswith('.container'))),
-                                timeout=int(unit.get('timeout') or 120))
+                                timeout=int(self.args['health_timeout'] or unit.get('timeout') or 120))
                 else:
                     item['purge'] = self.args['purge'] or unit['name'].endswith('.container')
                 out.append(item)

@@ -98,6 +98,9 @@ options:
     description: Seconds between health observations while a phase is waited on.
     type: float
     default: 1.0
+  health_timeout:
+    description: Seconds every unit may take to become healthy, instead of the plan's own timeout per unit.
+    type: int
   traefik:
     description:
       - Traefik settings for the routes (C(dynamic_dir), C(api_url), C(entrypoints)). Unset keys take the

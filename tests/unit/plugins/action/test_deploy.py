@@ -140,3 +140,8 @@ def test_publish_false_keeps_the_event_for_the_caller(publish):
     result, dummy = run({'plan': dict(PLAN, routes=[], verify=[]), 'publish': publish}, {action.APPLY: [APPLIED]})
     assert result['event']['name'] == 'demo'
     assert ('ansible_stats' in result) is publish
+
+
+def test_health_timeout_overrides_every_unit():
+    dummy, calls = run({'plan': dict(PLAN, routes=[], verify=[]), 'health_timeout': 300}, {action.APPLY: [APPLIED]})
+    assert [u['timeout'] for u in calls[0][1]['units']] == [300, 300, 300]
