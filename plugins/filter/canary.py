@@ -24,7 +24,9 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six import string_types
 
-from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError, parse_unit, split_words
+from ansible_collections.homelab.deploy.plugins.module_utils._quadlet import MANAGED_HEADER
+from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import (
+    UnitFileError, parse_unit, render_unit, split_words)
 
 REQUESTS = 'traefik_service_requests_total'
 DURATION_BUCKET = 'traefik_service_request_duration_seconds_bucket'
@@ -436,6 +438,21 @@ def canary_unit(stable_text, container, image, environment=None, canary=True):
     return sections
 
 
+def canary_unit_text(stable_text, container, image, environment=None, canary=True):
+    """The whole unit file of the canary (or the promoted stable unit) as homelab.deploy.quadlet_apply writes it.
+
+    The sections of canary_unit rendered by the collection's one unit renderer (render_unit) under the managed
+    header, the way the planner builds a plan unit's text: byte for byte what the quadlet module wrote for these
+    sections, so a unit the canary wrote before reads as unchanged.
+    """
+    sections = canary_unit(stable_text, container, image, environment, canary)
+    try:
+        return MANAGED_HEADER + render_unit(sections)
+    except UnitFileError as exc:
+        raise AnsibleFilterError('canary: cannot render the unit of %s%s: %s'
+                                 % (container, '-canary' if canary else '', to_native(exc)))
+
+
 class FilterModule(object):
     """Canary analysis filters."""
 
@@ -445,6 +462,7 @@ class FilterModule(object):
             'canary_decide': _wrap(canary_decide),
             'canary_weights': _wrap(canary_weights),
             'canary_unit': _wrap(canary_unit),
+            'canary_unit_text': _wrap(canary_unit_text),
         }
 
 

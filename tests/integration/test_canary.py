@@ -22,6 +22,8 @@ HOST = SERVICE + '.localhost'
 CANARY_PLAYBOOK = os.path.join(ROOT, 'playbooks', 'canary.yml')
 STABLE_PLAYBOOK = os.path.join(ROOT, 'tests', 'integration', 'canary', 'stable.yml')
 CLEANUP_PLAYBOOK = os.path.join(ROOT, 'tests', 'integration', 'canary', 'cleanup.yml')
+START_TASK = 'Start the canary beside the stable version (rolled back by the transaction if it does not get healthy)'
+PROMOTE_TASK = 'Update the stable unit to the new version (rolled back by the transaction if it does not get healthy)'
 BASE_VARS = {'canary_hosts': 'node', 'canary_service': SERVICE, 'canary_image': 'localhost/hl-web:latest',
              'canary_route_public': False, 'canary_interval': 3, 'canary_steps': [20, 50],
              'canary_thresholds': {'min_requests': 8, 'max_p95_ms': 250}}
@@ -117,6 +119,18 @@ def test_healthy_version_is_promoted(run_playbook, stable):
     unit = node('cat', '/etc/containers/systemd/%s.container' % SERVICE).stdout
     assert 'Image=%s' % result['released_image'] in unit and 'HL_WEB_VERSION=2' in unit
     assert_only_stable_left()
+    # every unit change was a host transaction: the canary started and waited on, the stable unit rewritten and
+    # restarted, the canary removed; the promotion's rollback point keeps the unit it replaced
+    started = res.task_results(START_TASK)[0]
+    promoted = res.task_results(PROMOTE_TASK)[0]
+    removed = res.task_results('Remove the canary')[0]
+    assert started['units'][SERVICE + '-canary.container']['service'] == 'start' and started['txn_id']
+    assert SERVICE + '-canary' in started['phases'][0]['healthy']
+    assert (promoted['units'][SERVICE + '.container']['action'], promoted['units'][SERVICE + '.container']['service']) == (
+        'write', 'restart')
+    assert removed['units'][SERVICE + '-canary.container']['action'] == 'remove'
+    last = node('cat', '/var/lib/homelab-deploy/txn/canary-%s-promote.last.json' % SERVICE).stdout
+    assert 'HL_WEB_VERSION=1' in last and 'Image=localhost/hl-web:latest' in last
     assert users.codes() == {200: len(users.answers)}, users.codes()       # nobody saw an error
     versions = [v for dummy, dummy, v in users.answers]
     assert '1' in versions and versions[-1] == '2'                          # traffic moved from 1 to 2
@@ -141,6 +155,24 @@ def test_failing_version_is_rolled_back_while_stable_serves(run_playbook, stable
     # users only saw the canary's share fail: at most the first step's 20% of the half that fail, with slack
     assert failed <= 0.2 * len(users.answers), codes
     assert all(code == 200 for dummy, code, dummy in users.answers[-5:])            # and after: stable only
+
+
+def test_a_canary_that_never_gets_healthy_is_rolled_back_by_its_transaction(run_playbook, stable):
+    with Users() as users:
+        res = release(run_playbook, canary_environment={'HL_WEB_VERSION': '2', 'HL_WEB_HEALTHY': 'false'},
+                      canary_health_timeout=20)
+        time.sleep(1)
+    assert res.rc != 0 and any('failed at' in f and 'Start the canary' in f for f in res.failures()), res.failures()
+    failed = res.task_results(START_TASK)[0]
+    assert failed['failure']['unit'] == SERVICE + '-canary.container' and failed['failure']['check'] == 'health'
+    assert failed['rollback']['ok'] and failed['rollback']['removed'] == [SERVICE + '-canary.container']
+    result, event = record(res)
+    assert result['decision'] == 'error' and event['outcome'] == 'failed' and result['measurements'] == []
+    assert any('The route was not changed' in f and 'The canary was removed' in f for f in res.failures())
+    unit = node('cat', '/etc/containers/systemd/%s.container' % SERVICE).stdout
+    assert 'Image=localhost/hl-web:latest' in unit and 'HL_WEB_VERSION=1' in unit       # stable untouched
+    assert_only_stable_left()
+    assert users.codes() == {200: len(users.answers)}, users.codes()                  # nobody saw an error
 
 
 def test_slow_version_is_caught_by_p95(run_playbook, stable):

@@ -15,6 +15,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.homelab.deploy.plugins.filter import canary as cf
+from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import parse_unit
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'canary')
 CANARY = 'cweb-canary@file'
@@ -254,3 +255,40 @@ def test_canary_unit_promotion_keeps_everything_else():
 def test_canary_unit_refuses(text, image, env, words):
     with pytest.raises(AnsibleFilterError, match=words):
         cf.canary_unit(text, 'cnweb', image, env)
+
+
+def test_canary_unit_text_of_the_canary_is_the_rendered_sections_under_the_managed_header():
+    text = cf.canary_unit_text(STABLE_UNIT, 'cnweb', 'localhost/hl-web:2', {'HL_WEB_VERSION': 2})
+    assert text.startswith('# Managed by homelab.deploy.quadlet; edits here are overwritten.\n[Unit]\n')
+    assert 'ContainerName=cnweb-canary\n' in text and 'Image=localhost/hl-web:2\n' in text
+    assert 'Environment=HL_WEB_VERSION=2\n' in text and 'HL_WEB_VERSION=1' not in text
+    assert 'Label=io.homelab.deploy.canary-of=cnweb\n' in text
+    assert '[Install]' not in text and 'PublishPort' not in text
+    # parsed back, the text holds the very sections canary_unit derived
+    assert as_lists(cf._sections(parse_unit(text, 'cnweb-canary.container'))) == as_lists(cf.canary_unit(
+        STABLE_UNIT, 'cnweb', 'localhost/hl-web:2', {'HL_WEB_VERSION': 2}))
+
+
+def as_lists(sections):
+    return dict((name, dict((key, value if isinstance(value, list) else [value]) for key, value in body.items()))
+                for name, body in sections.items())
+
+
+def test_canary_unit_text_of_an_unchanged_promotion_is_the_stable_file_byte_for_byte():
+    """A stable unit the quadlet module wrote reads back as the same text: quadlet_apply sees no change."""
+    assert cf.canary_unit_text(STABLE_UNIT, 'cnweb', None, None, False) == STABLE_UNIT
+    promoted = cf.canary_unit_text(STABLE_UNIT, 'cnweb', 'localhost/hl-web@sha256:ab', {'HL_WEB_VERSION': '2'}, False)
+    assert promoted == STABLE_UNIT.replace('Image=localhost/hl-web:latest', 'Image=localhost/hl-web@sha256:ab').replace(
+        'Environment=HL_WEB_VERSION=1\nEnvironment="HL_WEB_MESSAGE=hello world" OTHER=1\n',
+        'Environment="HL_WEB_MESSAGE=hello world" OTHER=1\nEnvironment=HL_WEB_VERSION=2\n')
+
+
+def test_canary_unit_text_refuses_what_cannot_be_rendered():
+    with pytest.raises(AnsibleFilterError, match='cannot render the unit of cnweb-canary: .*newline'):
+        cf.canary_unit_text(STABLE_UNIT, 'cnweb', 'x', {'A': 'two\nlines'})
+    with pytest.raises(AnsibleFilterError, match='empty or missing'):
+        cf.canary_unit_text('', 'cnweb', 'x')
+
+
+def test_canary_unit_text_is_a_filter():
+    assert cf.FilterModule().filters()['canary_unit_text'](STABLE_UNIT, 'cnweb', None, None, False) == STABLE_UNIT
