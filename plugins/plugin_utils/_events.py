@@ -14,6 +14,7 @@ __metaclass__ = type
 EVENT_KEYS = ('kind', 'host', 'name', 'pattern', 'images', 'strategy', 'outcome', 'started', 'duration', 'phases',
               'failure', 'details')
 PAST = {'start': 'started', 'restart': 'restarted', 'stop': 'stopped'}
+EVIDENCE_CHARS = 4000
 
 
 def deploy_event(kind, host, name, outcome, started, finished, images=None, pattern='', strategy='',
@@ -135,20 +136,22 @@ def service_phases(plan):
     return [phase for phase in phases if phase]
 
 
+def _tail(text, lines):
+    return '\n'.join((text or '').rstrip().splitlines()[-lines:])
+
+
 def _evidence_text(service, evidence):
-    """The host's evidence (health log, log tail, unit status; masked on the host) as the report's text."""
+    """The host's evidence (health log, log tail, unit status; masked on the host) as the report's text: the
+    health log first, then the container's last log lines, then the end of systemctl status."""
     if not isinstance(evidence, dict):
-        return str(evidence or '')
-    lines = []
-    for entry in evidence.get('health_log') or []:
-        lines.append('healthcheck exit %s: %s' % (entry.get('exit_code'), (entry.get('output') or '').strip()))
+        return str(evidence or '')[:EVIDENCE_CHARS]
+    lines = ['healthcheck exit %s: %s' % (entry.get('exit_code'), _tail(entry.get('output'), 3))
+             for entry in (evidence.get('health_log') or [])[-5:]]
     if evidence.get('logs'):
-        lines.append('last log lines of %s:' % service)
-        lines.append(evidence['logs'].rstrip())
+        lines += ['last log lines of %s:' % service, _tail(evidence['logs'], 20)]
     if evidence.get('status'):
-        lines.append('systemctl status:')
-        lines.append(evidence['status'].rstrip())
-    return '\n'.join(lines)[-3000:]
+        lines += ['systemctl status (end):', _tail(evidence['status'], 8)]
+    return '\n'.join(lines)[:EVIDENCE_CHARS]
 
 
 def failure_record(plan, failure):

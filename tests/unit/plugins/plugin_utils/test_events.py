@@ -79,3 +79,12 @@ def test_failure_record_of_a_check_names_the_container_service():
     failure = {'unit': None, 'service': None, 'check': 'verify page', 'cause': 'HTTP 502',
                'evidence': {'container': 'immich-server'}}
     assert events.failure_record(PLAN, failure)['service'] == 'server'
+
+
+def test_evidence_keeps_the_health_log_when_the_status_is_long():
+    failure = {'unit': 'immich-server.container', 'check': 'health',
+               'evidence': {'status': 'x' * 200 + '\n' + ('journal line\n' * 400), 'logs': 'l\n' * 100,
+                            'health_log': [{'exit_code': 1, 'output': 'refused'}]}}
+    text = events.failure_record(PLAN, failure)['evidence']
+    assert text.startswith('healthcheck exit 1: refused') and len(text) <= events.EVIDENCE_CHARS
+    assert text.count('journal line') == 8
