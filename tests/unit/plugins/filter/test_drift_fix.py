@@ -21,8 +21,8 @@ def field(name, remediation='restart', declared='1', running='2'):
 
 
 def service(name, fields, container=None):
-    remediation = max([f['remediation'] for f in fields] or ['none'], key=('none', 'rewrite_route', 'restart',
-                                                                        'reload_restart', 'review').index)
+    ranks = ('none', 'rewrite_route', 'restart', 'reload_restart', 'review')
+    remediation = max([f['remediation'] for f in fields] or ['none'], key=ranks.index)
     return {'name': name, 'unit': name.split('.')[0] + '.service', 'container': container or name.split('.')[0],
             'drifted': bool(fields), 'fields': fields, 'remediation': remediation}
 
@@ -46,7 +46,9 @@ TXN = {'changed': True, 'txn_id': 'abc123', 'images': {'web.container': 'localho
                  'app.container': {'action': 'unchanged', 'service': 'restart', 'seconds_to_healthy': 3.1}}}
 
 
-def events(after=AFTER, transaction=TXN, restarted=('web.container', 'app.container'), routes=('site',)):
+def events(after='default', transaction='default', restarted=('web.container', 'app.container'), routes=('site',)):
+    after = AFTER if after == 'default' else after
+    transaction = TXN if transaction == 'default' else transaction
     return df.drift_fix_events(BEFORE, after, list(restarted), list(routes), 'node', T0, T1, transaction)
 
 
@@ -124,8 +126,8 @@ def test_a_transaction_that_failed_and_put_the_set_back_rolls_back_every_service
 
 
 def test_a_refused_transaction_changed_nothing():
-    refused = {'failed': True, 'txn_id': None, 'msg': 'unit web.container: restart=true without content ... '
-                                                    'Nothing was changed.', 'units': {}}
+    refused = {'failed': True, 'txn_id': None, 'units': {},
+               'msg': 'unit web.container: restart=true without content ... Nothing was changed.'}
     out = by_name(events(transaction=refused))
     assert out['web.container']['outcome'] == 'refused'
     assert out['web.container']['failure'] == {'service': 'drift-fix', 'check': 'drift fix', 'cause': refused['msg'],
