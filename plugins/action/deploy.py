@@ -99,7 +99,8 @@ class ActionModule(ActionBase):
                     item.update(content=unit['text'], wait=bool(unit.get('wait', unit['name'].endswith('.container'))),
                                 timeout=int(self.args['health_timeout'] or unit.get('timeout') or 120))
                 else:
-                    item['purge'] = self.args['purge'] or unit['name'].endswith('.container')
+                    # the text names the podman object purge removes, also when the file is already gone
+                    item.update(content=unit['text'], purge=self.args['purge'] or unit['name'].endswith('.container'))
                 out.append(item)
         return out
 

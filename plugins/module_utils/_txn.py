@@ -844,7 +844,9 @@ class Planner(object):
     def parse_all(self, specs):
         units, errors = {}, {}
         for spec in specs:
-            text = spec['after'] if spec['state'] == 'present' else spec['before']
+            # an absent unit whose file is already gone is read from the content given, to name what purge removes
+            text = spec['after'] if spec['state'] == 'present' else (
+                spec['before'] if spec['before'] is not None else spec['content'])
             try:
                 units[spec['file']] = parse_unit(text, spec['file']) if text is not None else None
             except UnitFileError as exc:

@@ -83,6 +83,8 @@ options:
             O(units[].restart=true).
           - Left out with O(units[].restart=true), the file on disk is kept as it is (not rewritten, not pinned by
             O(pin_images)); the unit is refused when it has no file.
+          - With O(units[].state=absent) it is only read, to know the podman object O(units[].purge=true) removes
+            when the file is already gone.
         type: str
       state:
         description:
