@@ -117,9 +117,9 @@ options:
     description:
       - Publish the event (RV(event)) for the history. C(false) when the caller publishes its own event built from
         this one (the C(deploy_service) playbook adds the pre-flight, approval and automation level to it).
-      - A failed run publishes its event only when the task's result is not failed (register it with
+      - "A failed run publishes its event only when the task's result is not failed (register it with
         C(failed_when: false) and fail afterwards, as the C(homelab.deploy.stack) role does); Ansible drops the
-        statistics of a failed task.
+        statistics of a failed task."
     type: bool
     default: true
 notes:
