@@ -120,7 +120,7 @@ class ActionModule(ActionBase):
         routes = self.plan.get('routes') or []
         checks = ((self.plan.get('verify') or []) + self.args['checks']) if self.args['verify'] else []
         applied = self.call(APPLY, self.apply_args(units=self.units(), secrets=self.args['secrets'],
-                                                    pin_images=self.args['pin_images']))
+                                                   pin_images=self.args['pin_images']))
         self.show_phases(applied)
         if applied.get('failed'):
             return self.finish(applied, [], self.outcome(applied))

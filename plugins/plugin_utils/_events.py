@@ -106,7 +106,8 @@ def phase_lines(plan, result):
                 acted.append('%s %s%s' % (services.get(unit, unit), PAST.get(action, action),
                                           ' (healthy in %.1f s)' % took if took is not None else ''))
         lines.append('%s %s [%s]: %s in %.1f s' % (
-            plan['name'], labels.get(phase['phase'], 'phase %s' % phase['phase']), ', '.join(names), '; '.join(acted) or 'unchanged', float(phase.get('seconds') or 0)))
+            plan['name'], labels.get(phase['phase'], 'phase %s' % phase['phase']), ', '.join(names),
+            '; '.join(acted) or 'unchanged', float(phase.get('seconds') or 0)))
     return lines
 
 
@@ -202,10 +203,11 @@ def deploy_report(run, plan, host, rollback_enabled=True):
     failure = run.get('failure') or {}
     rollback = run.get('rollback') or {}
     volumes = sorted(unit['name'].rsplit('.', 1)[0] for phase in plan['phases'] for unit in phase
-               if unit['name'].endswith('.volume'))
+                     if unit['name'].endswith('.volume'))
     lines = [
-        '%s %s on %s FAILED: service %s, check %s' % (plan.get('kind', 'deploy'), plan['name'], host,
-                                                     failure.get('service') or plan['name'], failure.get('check') or 'deploy'),
+        '%s %s on %s FAILED: service %s, check %s' % (
+            plan.get('kind', 'deploy'), plan['name'], host, failure.get('service') or plan['name'],
+            failure.get('check') or 'deploy'),
         'cause: %s' % (failure.get('cause') or run.get('msg') or 'failed'),
         _rollback_line(run, rollback_enabled),
         'restored: %s; removed (new): %s; routes withdrawn: %s; volumes kept: %s' % (
