@@ -146,7 +146,7 @@ def _infra_service(unit):
 def shell_teardown(rendered):
     units = [u for phase in rendered['phases'] for u in phase]
     return '\n'.join([
-        'systemctl stop %s' % ' '.join(u['unit'] for u in units),
+        'systemctl stop %s' % ' '.join([u['unit'] for u in units] + [_infra_service(u) for u in rendered['infra']]),
         'rm -f %s' % ' '.join('%s/%s' % (UNIT_DIR, u['name']) for u in units + rendered['infra']),
         'rm -f %s' % ' '.join('/etc/traefik/dynamic/%s.yml' % r['name'] for r in rendered['routes']),
         'systemctl daemon-reload',

@@ -12,6 +12,7 @@ refused cleanly with nothing changed when the lock is not free within its lock_t
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,8 +42,9 @@ STACK = {
                 'wait_for': {'healthy': True, 'timeout': 60}},
     },
 }
-PLAYBOOK = """
-- hosts: node
+PLAYBOOK = """---
+- name: Kill test
+  hosts: node
   gather_facts: false
   environment:
     HOMELAB_DEPLOY_PAUSE_AT: "{{ pause_at | default('') }}"
@@ -152,6 +154,7 @@ def deployed(inventory):
     yield workdir
     Run(inventory, workdir, dict(stack('v1'), stack_state='absent', stack_purge=True)).wait()
     on_node('podman', 'secret', 'rm', '--ignore', '%s-db-password' % NAME)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.mark.parametrize('state, message', [('phase-2', 'v2-killed-mid-phase'), ('written', 'v3-killed-before-reload')])
