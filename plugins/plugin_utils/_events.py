@@ -165,11 +165,11 @@ def failure_record(plan, failure):
     container = evidence.get('container') if isinstance(evidence, dict) else None
     service = (by_file.get(failure.get('unit')) or by_container.get(container) or failure.get('service')
                or plan['name'])
-    check = failure.get('check') or 'deploy'
-    if check == 'health' and isinstance(evidence, dict) and evidence.get('health_status'):
-        check = 'health (%s)' % evidence['health_status']
-    return {'service': service, 'check': check, 'cause': failure.get('cause'),
-            'evidence': _evidence_text(service, evidence)}
+    record = {'service': service, 'check': failure.get('check') or 'deploy', 'cause': failure.get('cause'),
+              'evidence': _evidence_text(service, evidence)}
+    if isinstance(evidence, dict) and evidence.get('health_status'):
+        record['status'] = evidence['health_status']  # the check stays 'health': analytics group causes by check
+    return record
 
 
 def deploy_result(run, plan):
@@ -205,9 +205,9 @@ def deploy_report(run, plan, host, rollback_enabled=True):
     volumes = sorted(unit['name'].rsplit('.', 1)[0] for phase in plan['phases'] for unit in phase
                      if unit['name'].endswith('.volume'))
     lines = [
-        '%s %s on %s FAILED: service %s, check %s' % (
+        '%s %s on %s FAILED: service %s, check %s%s' % (
             plan.get('kind', 'deploy'), plan['name'], host, failure.get('service') or plan['name'],
-            failure.get('check') or 'deploy'),
+            failure.get('check') or 'deploy', ' (%s)' % failure['status'] if failure.get('status') else ''),
         'cause: %s' % (failure.get('cause') or run.get('msg') or 'failed'),
         _rollback_line(run, rollback_enabled),
         'restored: %s; removed (new): %s; routes withdrawn: %s; volumes kept: %s' % (

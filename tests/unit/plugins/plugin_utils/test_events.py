@@ -56,7 +56,8 @@ def test_summary_has_per_service_and_total_times():
 ])
 def test_report(outcome, rollback, enabled, expected):
     run = {'outcome': outcome, 'rollback': rollback,
-           'failure': {'service': 'server', 'check': 'health (unhealthy)', 'cause': 'unhealthy', 'evidence': 'exit 1'}}
+           'failure': {'service': 'server', 'check': 'health', 'status': 'unhealthy', 'cause': 'unhealthy',
+                       'evidence': 'exit 1'}}
     report = events.deploy_report(run, PLAN, 'node', enabled)
     assert report.splitlines()[0] == 'stack immich on node FAILED: service server, check health (unhealthy)'
     assert expected in report.splitlines()
@@ -71,7 +72,8 @@ def test_failure_record_names_the_plan_service_and_turns_evidence_into_text():
                'evidence': {'status': 'x.service - failed', 'logs': 'boot\ncrash\n', 'health_status': 'unhealthy',
                             'health_log': [{'exit_code': 1, 'output': 'nope\n'}]}}
     record = events.failure_record(PLAN, failure)
-    assert record['service'] == 'server' and record['check'] == 'health (unhealthy)'
+    assert record['service'] == 'server' and record['check'] == 'health' and record['status'] == 'unhealthy'
+    assert 'check health (unhealthy)' in events.deploy_report({'failure': record}, PLAN, 'node')
     assert record['evidence'].splitlines()[:4] == ['healthcheck exit 1: nope', 'last log lines of server:', 'boot', 'crash']
 
 
