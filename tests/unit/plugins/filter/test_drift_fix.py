@@ -118,7 +118,7 @@ def test_a_transaction_that_failed_and_put_the_set_back_rolls_back_every_service
     for name in ('web.container', 'app.container'):
         assert out[name]['outcome'] == 'rolled_back'
         assert out[name]['failure']['service'] == 'app.container', 'the failure names the service that failed'
-        assert out[name]['failure']['check'] == 'health (unhealthy)'
+        assert out[name]['failure']['check'] == 'health' and out[name]['failure']['status'] == 'unhealthy'
         assert 'healthcheck exit 1: down' in out[name]['failure']['evidence'] and 'boom' in out[name]['failure']['evidence']
     assert out['site']['outcome'] == 'success', 'a route is judged by the check after the fix'
     broken = dict(failed, rollback={'ok': False, 'errors': ['x']})
