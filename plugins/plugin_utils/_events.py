@@ -17,6 +17,16 @@ PAST = {'start': 'started', 'restart': 'restarted', 'stop': 'stopped'}
 EVIDENCE_CHARS = 4000
 
 
+def _units(plan):
+    """Every unit of the plan, in phase order."""
+    return [unit for phase in plan['phases'] for unit in phase]
+
+
+def _service_names(plan):
+    """{unit file: logical service} (a network or volume unit by its file name)."""
+    return dict((unit['name'], unit.get('service') or unit['name']) for unit in _units(plan))
+
+
 def deploy_event(kind, host, name, outcome, started, finished, images=None, pattern='', strategy='',
                  phases=None, failure=None, details=None):
     """One homelab_deploy_events entry: the history contract's fields, rounded and defaulted."""
@@ -60,7 +70,7 @@ def phase_seconds(plan, result):
 
 def service_seconds(plan, result):
     """Seconds to healthy per logical service, from the per-unit results of a quadlet_apply run."""
-    by_file = dict((unit['name'], unit.get('service')) for phase in plan['phases'] for unit in phase)
+    by_file = dict((unit['name'], unit.get('service')) for unit in _units(plan))
     out = {}
     for name, unit in sorted((result.get('units') or {}).items()):
         if unit.get('seconds_to_healthy') is not None and by_file.get(name):
@@ -92,7 +102,7 @@ def phase_lines(plan, result):
     """One progress line per phase: what started or restarted, and how long each service took to get healthy."""
     lines = []
     labels = phase_labels(plan)
-    services = dict((unit['name'], unit.get('service') or unit['name']) for phase in plan['phases'] for unit in phase)
+    services = _service_names(plan)
     units = result.get('units') or {}
     phases = result.get('phases') or []
     for phase in phases:
@@ -128,7 +138,7 @@ def summary_lines(plan, result, routes, total):
 def _services_of(plan, files):
     """Logical service names (infra units by file name) for unit files, in plan order."""
     wanted = set(files or [])
-    return [unit.get('service') or unit['name'] for phase in plan['phases'] for unit in phase if unit['name'] in wanted]
+    return [unit.get('service') or unit['name'] for unit in _units(plan) if unit['name'] in wanted]
 
 
 def service_phases(plan):
@@ -159,8 +169,8 @@ def failure_record(plan, failure):
     """The host's failure as the history's record {service, check, cause, evidence}, named by the plan's service."""
     if not failure:
         return None
-    by_file = dict((u['name'], u.get('service') or u['name']) for phase in plan['phases'] for u in phase)
-    by_container = dict((u['container'], u.get('service')) for phase in plan['phases'] for u in phase if u.get('container'))
+    by_file = _service_names(plan)
+    by_container = dict((u['container'], u.get('service')) for u in _units(plan) if u.get('container'))
     evidence = failure.get('evidence')
     container = evidence.get('container') if isinstance(evidence, dict) else None
     service = (by_file.get(failure.get('unit')) or by_container.get(container) or failure.get('service')
@@ -202,8 +212,7 @@ def deploy_report(run, plan, host, rollback_enabled=True):
     """The failure report of a deploy: what failed and why, what the rollback did, what was kept, the evidence."""
     failure = run.get('failure') or {}
     rollback = run.get('rollback') or {}
-    volumes = sorted(unit['name'].rsplit('.', 1)[0] for phase in plan['phases'] for unit in phase
-                     if unit['name'].endswith('.volume'))
+    volumes = sorted(unit['name'].rsplit('.', 1)[0] for unit in _units(plan) if unit['name'].endswith('.volume'))
     lines = [
         '%s %s on %s FAILED: service %s, check %s%s' % (
             plan.get('kind', 'deploy'), plan['name'], host, failure.get('service') or plan['name'],
