@@ -416,8 +416,11 @@ images:
   type: dict
   sample: {demo-web.container: "localhost/hl-web@sha256:76ee20ec1d1aba1e4a0af7c12c4921b0cd2ecd247361a05b9f6b8f320d3b1b50"}
 validation:
-  description: What the generator dry run over the set found, per file.
-  returned: when O(units) has present units
+  description:
+    - What the generator dry run over the set found, per file.
+    - The dry run is skipped (and this is not returned) when every present unit's text is byte-identical to its
+      installed file and systemd has loaded that file: the set was validated when it was written.
+  returned: when O(units) has present units that are new, changed, or not loaded by systemd
   type: dict
   sample: {rc: 0, errors: [], other_errors: [], files: {demo-web.container: {errors: [], warnings: [],
            service: demo-web.service}}}

@@ -315,8 +315,11 @@ def test_second_run_changes_nothing_without_reload_or_restart(capsys, host):
     first = apply_v1(capsys, host)
     with open(os.path.join(host.txn_dir, 'demo.last.json')) as handle:
         last = handle.read()
+    host.calls = []
     again = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'}})
     assert not again['changed'] and again['txn_id'] is None and host.changes() == []
+    assert not [c for c in host.calls if c[0].endswith('quadlet')], 'files systemd loaded as they are need no dry run'
+    assert 'validation' not in again
     assert set(u['service'] for u in again['units'].values()) == {'none'}
     assert again['diff']['before'] == again['diff']['after'] == ''
     with open(os.path.join(host.txn_dir, 'demo.last.json')) as handle:
@@ -348,9 +351,12 @@ def test_a_file_systemd_has_not_loaded_is_reloaded_and_restarted(capsys, host):
     apply_v1(capsys, host)
     with open(os.path.join(host.unit_dir, 'demo-web.container'), 'w') as handle:
         handle.write(WEB_TEXT % '1' + 'Label=x=1\n')  # written by a run killed before its daemon-reload
+    host.calls = []
     result = run(capsys, {'units': [NET, DB, web('1', content=WEB_TEXT % '1' + 'Label=x=1\n')],
                           'secrets': {'demo-pw': 'first-password'}})
     assert result['units']['demo-web.container']['action'] == 'unchanged'
+    assert [c for c in host.calls if c[0].endswith('quadlet')] and result['validation']['rc'] == 0, \
+        'a file systemd has not loaded is validated again'
     assert host.changes() == ['daemon-reload', 'restart demo-web.service']
 
 
