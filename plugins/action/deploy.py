@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The deploy executor (controller side): turns a plan into host transactions and prints progress.
 
-One quadlet_apply call applies every unit of the plan (all phases, health waits, rollback) under one host lock;
-then the routes go through traefik_route; then the verification checks run on the host, and a failure there
-reverts the committed transaction. The history event is built once, by plugin_utils._events.
+One quadlet_apply call applies the whole plan under one host lock: every unit (all phases and their health
+waits), the Traefik routes (written with the units, confirmed after the last phase) and the verification
+checks; a failure anywhere rolls all of it back. The history event is built once, by plugin_utils._events.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,7 +23,6 @@ from ansible_collections.homelab.deploy.plugins.plugin_utils import _events as e
 display = Display()
 
 APPLY = 'homelab.deploy.quadlet_apply'
-ROUTE = 'homelab.deploy.traefik_route'
 # traefik_route options a plan's route may carry (anything else in it, such as the logical service, is ours)
 ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priority', 'middlewares', 'define_middlewares',
               'urls', 'weighted', 'pass_host_header', 'health_check', 'tls', 'public', 'required_middlewares',
@@ -75,10 +74,8 @@ class ActionModule(ActionBase):
         start = time.time()
         result = self._execute_module(module_name=module, module_args=module_args, task_vars=self.task_vars)
         result.pop('invocation', None)
-        what = 'route %s' % module_args['name'] if module == ROUTE else (
-            'checks' if 'verify' in module_args else 'revert' if module_args.get('revert') else 'units')
-        self.profile.append({'call': what, 'seconds': round(time.time() - start, 2),
-                             'on_host': result.get('seconds') if module == APPLY else None})
+        self.profile.append({'call': 'revert' if module_args.get('revert') else 'apply',
+                             'seconds': round(time.time() - start, 2), 'on_host': result.get('seconds')})
         return result
 
     def apply_args(self, **extra):
@@ -117,76 +114,25 @@ class ActionModule(ActionBase):
     # -- present ----------------------------------------------------------------------------------------------
 
     def deploy(self):
-        routes = self.plan.get('routes') or []
+        """One host call: units, routes and checks in one transaction, rolled back together."""
+        routes = [self.route_args(r) for r in self.plan.get('routes') or []]
         checks = ((self.plan.get('verify') or []) + self.args['checks']) if self.args['verify'] else []
         applied = self.call(APPLY, self.apply_args(units=self.units(), secrets=self.args['secrets'],
-                                                   pin_images=self.args['pin_images']))
+                                                   pin_images=self.args['pin_images'], routes=routes, verify=checks))
         self.show_phases(applied)
-        if applied.get('failed'):
-            return self.finish(applied, [], self.outcome(applied))
-        routed, failed = self.apply_routes(routes)
-        if failed is not None:
-            return self.route_failed(applied, routed, failed)
-        # checks prove a change; a run that changed nothing has nothing new to prove
-        if checks and not self.check_mode and (applied.get('changed') or routed):
-            verified = self.call(APPLY, self.apply_args(verify=checks))
-            applied['seconds'] = dict(applied.get('seconds') or {}, verify=(verified.get('seconds') or {}).get('verify'))
-            applied['verify'] = verified.get('verify')
-            if verified.get('failed'):
-                verified['rollback'] = dict(verified.get('rollback') or {}, routes_withdrawn=self.withdraw(routed))
-                return self.finish(dict(verified, phases=applied.get('phases'), units=applied.get('units'),
-                                        seconds=applied['seconds'], images=applied.get('images')),
-                                   routed, self.outcome(verified))
-        return self.finish(applied, routed, 'success')
+        return self.finish(applied, self.outcome(applied) if applied.get('failed') else 'success')
 
     @staticmethod
     def outcome(result):
         return 'rolled_back' if (result.get('rollback') or {}).get('ok') else 'failed'
 
-    def route_failed(self, applied, routed, failed):
-        """A route was refused or not served: revert the committed transaction and withdraw the new routes."""
-        reverted = self.call(APPLY, self.apply_args(revert=True)) if not self.check_mode else {}
-        withdrawn = self.withdraw(routed)
-        failure = {'service': failed.get('route'), 'check': 'route', 'cause': failed.get('msg'),
-                   'evidence': to_text(failed.get('traefik_errors') or '')}
-        ok = not reverted.get('failed') and not self.check_mode
-        return self.finish(dict(applied, failed=True, msg=failed.get('msg'), failure=failure,
-                                rollback=dict(reverted.get('rollback') or {}, ok=ok, routes_withdrawn=withdrawn)), routed,
-                           'rolled_back' if ok else 'failed')
-
-    def apply_routes(self, routes):
-        """(names of changed routes with their previous text, the first failed result or None)."""
-        changed = []
-        for route in routes:
-            result = self.call(ROUTE, self.route_args(route))
-            if result.get('failed'):
-                return changed, dict(result, route=route['name'])
-            if result.get('changed'):
-                changed.append({'name': route['name'], 'route': route,
-                                'new': not ((result.get('diff') or {}).get('before'))})
-        return changed, None
-
-    def withdraw(self, routed):
-        """Routes this run added go away again (a changed route's previous file is not ours to rebuild); their names."""
-        gone = []
-        for item in routed:
-            if item['new'] and not self.check_mode:
-                self.call(ROUTE, self.route_args(item['route'], 'absent'))
-                gone.append(item['name'])
-        return gone
-
     # -- absent -----------------------------------------------------------------------------------------------
 
     def remove(self):
-        routed = []
-        for route in self.plan.get('routes') or []:
-            result = self.call(ROUTE, self.route_args(route, 'absent'))
-            if result.get('failed'):
-                raise AnsibleActionFail('cannot withdraw route %s: %s' % (route['name'], result.get('msg')))
-            if result.get('changed'):
-                routed.append({'name': route['name']})
-        removed = self.call(APPLY, self.apply_args(units=self.units('absent')))
-        return self.finish(removed, routed, 'failed' if removed.get('failed') else 'success', kind='remove')
+        """Routes withdrawn first, then the units stopped and removed: one transaction."""
+        routes = [self.route_args(r, 'absent') for r in self.plan.get('routes') or []]
+        removed = self.call(APPLY, self.apply_args(units=self.units('absent'), routes=routes))
+        return self.finish(removed, 'failed' if removed.get('failed') else 'success', kind='remove')
 
     # -- output -----------------------------------------------------------------------------------------------
 
@@ -194,11 +140,12 @@ class ActionModule(ActionBase):
         for line in events.recovered_lines(applied.get('recovered')) + events.phase_lines(self.plan, applied):
             display.display(line)
 
-    def finish(self, applied, routed, outcome, kind=None):
+    def finish(self, applied, outcome, kind=None):
         total = time.time() - self.started
         if applied.get('failure') and applied['failure'].get('check') != 'route':
             applied = dict(applied, failure=events.failure_record(self.plan, applied['failure']))
-        names = [r['name'] for r in routed]
+        names = [] if (applied.get('rollback') or {}).get('ok') else sorted(
+            name for name, r in (applied.get('routes') or {}).items() if r.get('action') != 'unchanged')
         summary = events.summary_lines(self.plan, applied, names, total)
         if applied.get('failed'):
             failure = applied.get('failure') or {}
@@ -207,7 +154,7 @@ class ActionModule(ActionBase):
         for line in summary:
             display.display(line)
         result = {
-            'changed': bool(applied.get('changed')) or bool(routed), 'failed': bool(applied.get('failed')),
+            'changed': bool(applied.get('changed')), 'failed': bool(applied.get('failed')),
             'outcome': outcome, 'summary': summary, 'phases': applied.get('phases') or [],
             'units': applied.get('units') or {}, 'routes_changed': names, 'recovered': applied.get('recovered') or [],
             'images': applied.get('images') or {}, 'failure': applied.get('failure'),
@@ -222,7 +169,7 @@ class ActionModule(ActionBase):
             result['diff'] = applied['diff']
         if applied.get('failed'):
             result['msg'] = '\n'.join(summary + [to_text((applied.get('failure') or {}).get('evidence') or '')])
-        if not self.check_mode and (applied.get('changed') or routed or applied.get('failed')):
+        if not self.check_mode and (applied.get('changed') or applied.get('failed')):
             result['event'] = self.event(result, outcome, kind)
             if self.args['publish']:
                 result['ansible_stats'] = events.event_stats([result['event']])

@@ -21,6 +21,7 @@ import time
 import uuid
 
 from ansible_collections.homelab.deploy.plugins.module_utils import _podman as podman
+from ansible_collections.homelab.deploy.plugins.module_utils import _route as route
 from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet as quadlet
 from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import (
     UnitFileError, canonical_text, parse_unit)
@@ -82,6 +83,30 @@ def unit_specs(units):
     if twice:
         raise quadlet.QuadletError('unit(s) %s appear more than once in units' % ', '.join(twice))
     return sorted(specs, key=lambda s: (s['phase'], s['file']))
+
+
+def route_items(raw_routes):
+    """The routes option as _route.Route objects (options checked like traefik_route's) and their no_log values."""
+    items, hidden = [], set()
+    if raw_routes:
+        from ansible.module_utils.urls import open_url  # heavy to import: only for a set with routes
+    for index, raw in enumerate(raw_routes or []):
+        try:
+            params, values = route.check_args(raw, 'routes[%d] (%s)' % (index, (raw or {}).get('name')))
+        except route.RouteError as exc:
+            raise quadlet.QuadletError('%s' % exc)
+        items.append(route.Route(params, open_url))
+        hidden.update(values)
+    names = [r.name for r in items]
+    twice = sorted(set(n for n in names if names.count(n) > 1))
+    if twice:
+        raise quadlet.QuadletError('route(s) %s appear more than once in routes' % ', '.join(twice))
+    return items, hidden
+
+
+def route_report(item):
+    action = 'unchanged' if not item.changed else ('write' if item.present else 'remove')
+    return dict(item.info, action=action)
 
 
 def check_verify(checks):
@@ -256,13 +281,17 @@ def diff_block(filename, text):
     return '# file: %s\n%s%s' % (filename, text, '' if not text or text.endswith('\n') else '\n')
 
 
-def build_diff(plans, secrets, mask):
+def build_diff(plans, secrets, mask, routes=()):
     """before/after: the changed files one after the other under `# file: NAME` headers, secrets masked."""
     before, after = [], []
     for plan in plans:
         if plan['file_action'] != 'unchanged':
             before.append(diff_block(plan['file'], mask(plan['before'])))
             after.append(diff_block(plan['file'], mask(plan['after'])))
+    for item in routes:
+        if item.changed:
+            before.append(diff_block(item.path, mask(item.old)))
+            after.append(diff_block(item.path, mask(item.text)))
     for name in sorted(secrets):
         before.append('# secret: %s = %s\n' % (name, podman.MASK))
         after.append('# secret: %s = %s (changed)\n' % (name, podman.MASK))
@@ -300,8 +329,9 @@ def journal_unit(plan):
             'service_action': plan['service_action'], 'touched': plan['service_action'] == 'stop'}
 
 
-def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=None):
-    """The journal of a transaction before its first change: every unit it touches, the previous secrets.
+def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=None, routes=()):
+    """The journal of a transaction before its first change: every unit it touches, the previous secrets,
+    the route files it changes (path, text before, text after).
 
     Units it stops (state=absent) count as touched from the start: they are stopped before any file changes.
     """
@@ -310,6 +340,7 @@ def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=
             'scope': scope.name, 'user': scope.user, 'state': 'prepared', 'pid': os.getpid() if pid is None else pid,
             'started': now, 'updated': now,
             'units': dict((p['file'], journal_unit(p)) for p in plans if touches(p)),
+            'routes': dict((r.name, {'path': r.path, 'before': r.old, 'after': r.text}) for r in routes if r.changed),
             'secrets': dict(previous_secrets)}
 
 
@@ -361,6 +392,7 @@ def secrets_to_restore(previous, current):
 def rollback_summary(rollback):
     """One line per thing a rollback did, for recovered[].actions and messages."""
     lines = ['restored %s' % f for f in rollback['restored']] + ['removed %s' % f for f in rollback['removed']]
+    lines += ['route %s' % r for r in rollback.get('routes') or []]
     lines += ['secret %s restored' % s for s in rollback['secrets']]
     lines += ['daemon-reload'] if rollback.get('reloaded') else []
     lines += ['stopped %s' % s for s in rollback['stopped']] + ['restarted %s' % s for s in rollback['restarted']]
@@ -681,7 +713,9 @@ class Restorer(object):
         previous = record.get('secrets') or {}
         secrets = secrets_to_restore(previous, self.host.secret_values(previous))
         out = {'restored': [], 'removed': [], 'stopped': [], 'restarted': [], 'secrets': sorted(secrets),
-               'reloaded': False, 'errors': []}
+               'reloaded': False, 'routes': [], 'errors': []}
+        for name, item in sorted((record.get('routes') or {}).items()):
+            self.step(out, self.restore_route, name, item, out)
         self.step(out, self.stop, plan['stop'], out)
         for filename in plan['restore'] + plan['remove']:
             self.step(out, self.restore_file, record['units'][filename], filename, out)
@@ -704,6 +738,22 @@ class Restorer(object):
         loaded = self.host.loaded(services)
         self.host.systemctl('stop', loaded)
         out['stopped'] = loaded
+
+    @staticmethod
+    def restore_route(name, item, out):
+        """The route file as it was before the transaction (removed when it was new); Traefik reloads it itself."""
+        current = None
+        if os.path.exists(item['path']):
+            with open(item['path'], 'rb') as handle:
+                current = handle.read().decode('utf-8')
+        if current == item['before']:
+            return
+        if item['before'] is None:
+            os.remove(item['path'])
+            out['routes'].append('%s removed' % name)
+        else:
+            route.replace_file(item['path'], item['before'])
+            out['routes'].append('%s restored' % name)
 
     def restore_file(self, unit, filename, out):
         self.host.put(filename, unit['before'])
@@ -972,10 +1022,13 @@ class Transaction(object):
         self.module, self.params = module, module.params
         check_txn_name(self.params['name'])
         self.specs = unit_specs(self.params['units'])
+        self.routes, hidden = route_items(self.params.get('routes'))
+        module.no_log_values.update(hidden)
         quadlet.check_secret_names(self.params['secrets'] or {})
         check_verify(self.params['verify'])
-        if self.params['revert'] and self.specs:
-            raise quadlet.QuadletError('revert=true restores the last committed transaction; give no units with it')
+        if self.params['revert'] and (self.specs or self.routes):
+            raise quadlet.QuadletError('revert=true restores the last committed transaction; give no units or routes '
+                                       'with it')
         self.scope = podman.Scope(self.params['scope'], self.params['user'])
         self.runner = podman.Runner(module, self.scope)
         self.host = Host(module, self.scope, self.runner)
@@ -985,7 +1038,7 @@ class Transaction(object):
         self.waiter = Waiter(self.host, self.params['health_interval'], self.mask, clock, sleep)
         self.restorer = Restorer(self.host, self.waiter, self.mask)
         self.record, self.locked = None, False
-        self.result = {'changed': False, 'txn_id': None, 'recovered': [], 'units': {}, 'phases': [],
+        self.result = {'changed': False, 'txn_id': None, 'recovered': [], 'units': {}, 'phases': [], 'routes': {},
                        'secrets_changed': [], 'verify': [], 'images': {}, 'seconds': self.timer.seconds}
 
     def fail(self, msg, **extra):
@@ -1021,9 +1074,9 @@ class Transaction(object):
         self.recover_all()
         if self.params['revert']:
             self.revert()
-        elif not self.specs and self.params['verify']:
+        elif not self.specs and not self.routes and self.params['verify']:
             self.verify_only()
-        elif self.specs:
+        elif self.specs or self.routes:
             self.apply()
 
     # -- apply -----------------------------------------------------------------------
@@ -1032,10 +1085,19 @@ class Transaction(object):
         t0 = self.clock()
         planner = Planner(self.module, self.scope, self.host)
         plans, info = planner.plan(self.specs, self.params['secrets'] or {}, self.params['pin_images'])
+        self.plan_routes()
         self.timer.mark('validate', t0)
         self.protect(info['previous'].values())
         if self.report(plans, info, planner.images) and not self.module.check_mode:
             self.execute(plans, info)
+
+    def plan_routes(self):
+        """Each route read, rendered and checked (spec, policy, names through Traefik's API) before any change."""
+        for item in self.routes:
+            try:
+                item.plan()
+            except route.RouteError as exc:
+                raise Refused('route %s: %s' % (item.name, exc), **exc.extra)
 
     def report(self, plans, info, images):
         """Fill the result from the plan; True when the plan changes anything."""
@@ -1044,27 +1106,31 @@ class Transaction(object):
         self.result.update(secrets_changed=info['secrets_changed'], images=images)
         if info['validation'] is not None:
             self.result['validation'] = info['validation']
-        change = is_change(plans, info['secrets_changed']) or any(p['purge_object'] for p in plans)
+        self.result['routes'] = dict((r.name, route_report(r)) for r in self.routes)
+        change = (is_change(plans, info['secrets_changed']) or any(p['purge_object'] for p in plans)
+                  or any(r.changed for r in self.routes))
         self.result['changed'] = self.result['changed'] or change
         if self.module._diff:
-            self.result['diff'] = dict(build_diff(plans, info['secrets_changed'], self.mask),
+            self.result['diff'] = dict(build_diff(plans, info['secrets_changed'], self.mask, self.routes),
                                        before_header=self.params['name'], after_header=self.params['name'])
         return change
 
     def execute(self, plans, info):
-        self.record = new_record(self.params['name'], self.scope, plans, info['previous'])
+        self.record = new_record(self.params['name'], self.scope, plans, info['previous'], routes=self.routes)
         self.result['txn_id'] = self.record['txn_id']
         self.save('prepared')
         try:
+            self.withdraw_routes()
             self.host.systemctl('stop', [p['service_name'] for p in reversed(plans) if p['service_action'] == 'stop'])
             self.write(plans, info['secrets_changed'])
             self.reload(plans)
             for number, group in phase_groups(plans):
                 self.run_phase(number, group)
+            self.confirm_routes()
             self.run_verify()
         except TxnError as exc:
             self.abort(exc)
-        except (podman.CommandError, OSError, IOError) as exc:
+        except (podman.CommandError, OSError, IOError, route.RouteError) as exc:
             self.abort(TxnError('%s' % exc, {'unit': None, 'service': None, 'check': 'command',
                                              'cause': self.mask('%s' % exc), 'evidence': {}}))
         self.commit()
@@ -1079,11 +1145,21 @@ class Transaction(object):
     def pause(self, state):
         pause_at(state, self.sleep)
 
+    def withdraw_routes(self):
+        """Routes that go away are removed first: Traefik stops sending traffic before their units stop."""
+        for item in self.routes:
+            if item.changed and not item.present:
+                item.write()
+
     def write(self, plans, secrets):
+        """Unit files, then route files (Traefik loads those while the phases start), then secrets."""
         t0 = self.clock()
         for plan in plans:
             if plan['file_action'] != 'unchanged':
                 self.host.put(plan['file'], plan['after'])
+        for item in self.routes:
+            if item.changed and item.present:
+                item.write()
         for name in secrets:
             self.runner.set_secret(name, '%s' % self.params['secrets'][name])
         self.timer.mark('write', t0)
@@ -1121,6 +1197,24 @@ class Transaction(object):
         for plan in group:
             seconds = healthy.get(plan['container'] or plan['service_name'])
             self.result['units'][plan['file']]['seconds_to_healthy'] = seconds
+
+    def confirm_routes(self):
+        """Traefik serves every changed route as written (or no longer serves a removed one); a route it rejects
+        fails the transaction, which puts the previous route files back with the units."""
+        t0 = self.clock()
+        for item in self.routes:
+            if not item.changed or not item.params['confirm']:
+                continue
+            try:
+                item.confirm()
+            except route.RouteError as exc:
+                evidence = dict((k, v) for k, v in exc.extra.items() if k in ('traefik_errors', 'pending'))
+                raise TxnError('route %s: %s' % (item.name, exc),
+                               {'unit': None, 'service': item.name, 'check': 'route', 'cause': self.mask('%s' % exc),
+                                'evidence': evidence})
+            self.result['routes'][item.name] = route_report(item)
+        if any(r.changed for r in self.routes):
+            self.timer.mark('routes', t0)
 
     def run_verify(self):
         if self.params['verify']:

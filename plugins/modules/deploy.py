@@ -14,12 +14,12 @@ description:
   - The collection's one deployment executor. It is an action plugin that runs on the controller and takes a plan
     made by the renderer (M(homelab.deploy.deploy) with the filters C(homelab.deploy.stack_plan) or
     C(homelab.deploy.pattern_plan)).
-  - "Order: every unit of the plan, in all its phases, goes to the host in one M(homelab.deploy.quadlet_apply)
-    call. That call holds one host lock, validates the whole set with the host's quadlet generator, journals,
-    writes, reloads once, starts each phase together and waits for it, and rolls the whole set back when a phase
-    fails. Then the routes are written with M(homelab.deploy.traefik_route). Then the plan's verification checks
-    run on the host. A failed route or check reverts the committed transaction (previous unit files, images by
-    digest, secrets) and withdraws the routes this run added."
+  - "Order: the whole plan goes to the host in one M(homelab.deploy.quadlet_apply) call: every unit in all its
+    phases, the Traefik routes and the verification checks. That call holds one host lock, validates the whole
+    set (units with the host's quadlet generator, routes like M(homelab.deploy.traefik_route) does), journals,
+    writes the unit and route files, reloads once, starts each phase together and waits for it, confirms the
+    changed routes through Traefik's API, runs the checks, and rolls all of it back (previous unit files, images
+    by digest, secrets, route files) when a phase, a route or a check fails."
   - As each host transaction returns, it prints one line per phase (what started or restarted, and how long each
     service took to become healthy) and a final summary with per-phase and total times.
   - Outside check mode it publishes one C(homelab_deploy_events) history event (set_stats semantics, read by the
@@ -123,7 +123,7 @@ options:
     type: bool
     default: true
 notes:
-  - One host round trip applies all units; each route is one more, and verification one more when there are routes.
+  - One host round trip applies the whole plan (units, routes and checks); a removal is one round trip too.
 seealso:
   - module: homelab.deploy.quadlet_apply
   - module: homelab.deploy.traefik_route
@@ -197,8 +197,8 @@ rollback:
   returned: on failure
   type: dict
 profile:
-  description: Where the time went - each host round trip (C(units), C(route NAME), C(checks), C(revert)) with its
-    seconds, and for the host transaction its own steps (validate, write, reload, phase-N, verify, total).
+  description: Where the time went - each host round trip (C(apply), C(revert)) with its seconds, and the host
+    transaction's own steps (validate, write, reload, phase-N, routes, verify, total).
   returned: always
   type: list
   elements: dict

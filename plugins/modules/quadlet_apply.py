@@ -29,6 +29,9 @@ description:
     killed run is gone.
   - After a commit, the previous state of the units it changed is kept as the rollback point
     C(<state dir>/txn/<name>.last.json) (mode 0600), which O(revert=true) restores from a later task.
+  - Traefik routes of the set (O(routes)) are part of the transaction: planned and checked with the units,
+    written with the unit files, confirmed through Traefik's API after the last phase, rolled back with the
+    units, and kept in the journal and the rollback point.
   - Only one run per host at a time, under the same lock as M(homelab.deploy.quadlet) (an C(flock) on
     C(/run/homelab-deploy.lock), or C(homelab-deploy.lock) in the user's runtime directory), held by the module's
     own process for the whole call, so the kernel releases it when that process dies.
@@ -63,7 +66,15 @@ options:
       - Lower-case letters, digits and C(-), starting with a letter.
     type: str
     required: true
-  units:
+  routes:
+  description:
+    - Per route of O(routes), by name. C(action) is C(write), C(remove) or C(unchanged); C(path) the file;
+      C(rule) the router rule; C(policy) the middleware policy verdict; C(served) what Traefik's API reported
+      once a written route was confirmed.
+  returned: always
+  type: dict
+  sample: {demo: {action: write, path: /etc/traefik/dynamic/demo.yml, rule: "Host(`demo.lan`)"}}
+units:
     description:
       - The units of the set. Units not listed are left alone.
       - Leave empty with O(verify) to only run the checks (see O(verify)).
@@ -143,6 +154,24 @@ options:
         image is left unpinned with a warning.
     type: bool
     default: false
+  routes:
+    description:
+      - Traefik file-provider routes that belong to the set. Each item takes the options of
+        M(homelab.deploy.traefik_route) (C(name), C(hostname), C(urls), C(middlewares), C(public), C(state),
+        C(dynamic_dir), C(api_url), C(confirm), C(confirm_timeout)...), with the same defaults and the same checks;
+        an item it would refuse is refused here, naming its index.
+      - Before anything changes, each route is rendered and checked like M(homelab.deploy.traefik_route) does
+        (names, rule, URLs, the middleware policy of public routes, and with C(confirm=true) the names it refers
+        to through Traefik's API).
+      - The file of a route with C(state=absent) is removed first, before any unit stops. Present route files are
+        written right after the unit files, so Traefik loads them while the phases start. After the last phase
+        the module polls Traefik's API (up to the route's C(confirm_timeout)) until each changed route is served
+        as written, or no longer served. A route Traefik rejects or does not load fails the transaction like an
+        unhealthy phase does (RV(failure) with C(check=route)), and the whole set is rolled back, route files included.
+      - Route files are not owned by the transaction's units; unchanged route files are left alone.
+    type: list
+    elements: dict
+    default: []
   verify:
     description:
       - Checks run after the last phase; a failed check fails the transaction, which is rolled back.
@@ -425,7 +454,7 @@ validation:
   sample: {rc: 0, errors: [], other_errors: [], files: {demo-web.container: {errors: [], warnings: [],
            service: demo-web.service}}}
 seconds:
-  description: Seconds spent in C(validate), C(write), C(reload), each C(phase-N), C(verify), and C(total).
+  description: Seconds spent in C(validate), C(write), C(reload), each C(phase-N), C(routes) (confirming changed routes), C(verify), and C(total).
   returned: always
   type: dict
   sample: {validate: 0.4, write: 0.01, reload: 0.3, phase-0: 0.1, phase-1: 4.1, total: 5.2}
@@ -530,6 +559,7 @@ def argument_spec():
     return dict(
         name=dict(type='str', required=True),
         units=dict(type='list', elements='dict', default=[], options=unit_options()),
+        routes=dict(type='list', elements='dict', default=[]),
         secrets=dict(type='dict', default={}, no_log=True),
         pin_images=dict(type='bool', default=False),
         verify=dict(type='list', elements='dict', default=[], options=verify_options()),

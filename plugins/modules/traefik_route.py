@@ -363,261 +363,60 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.module_utils.common.text.converters import to_bytes
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
+from ansible_collections.homelab.deploy.plugins.module_utils import _route as route
 
 
 class TraefikRouteManager(object):
-    """Reads the current file, renders the wanted one, and applies the difference."""
+    """The module around one _route.Route: check mode, diff, file attributes and the result."""
 
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.name = self.params['name']
-        self.path = os.path.join(self.params['dynamic_dir'], '%s.yml' % self.name)
-        self.api = traefik.TraefikApi(self.params['api_url'], open_url)
-        self.result = {'changed': False, 'path': self.path}
+        self.route = route.Route(self.params, open_url, writer=self.write_file)
+        self.result = {'changed': False, 'path': self.route.path}
 
-    # -- reading -------------------------------------------------------------
-
-    def get_current(self):
-        if not os.path.exists(self.path):
-            return None
-        with open(self.path, 'rb') as handle:
-            return handle.read().decode('utf-8')
-
-    def api_call(self, func, *args):
-        try:
-            return func(*args)
-        except traefik.TraefikApiError as exc:
-            self.module.fail_json(msg='Traefik API error: %s (set confirm=false to skip the API)' % to_native(exc), **self.result)
-
-    # -- checks before writing -----------------------------------------------
-
-    def validate(self):
-        errors = traefik.validate_spec(self.params)
-        if errors:
-            self.module.fail_json(msg='Invalid route %s: %s' % (self.name, '; '.join(errors)), errors=errors, **self.result)
-
-    def enforce_policy(self):
-        policy = traefik.check_policy(self.params)
-        self.result['policy'] = policy
-        if not policy['ok']:
-            self.module.fail_json(
-                msg='Policy: public route %s lacks required middlewares %s; add them to middlewares, set public=false, '
-                    'or set policy_exempt=true with policy_exempt_reason. Nothing was written.'
-                    % (self.name, ', '.join(policy['missing_middlewares'])), **self.result)
-
-    def check_references(self, config, old_text):
-        if not self.params['confirm']:
-            return  # no API: names served by other files or providers cannot be known
-        api_names = self.api_call(self.api.names)
-        clashes = traefik.foreign_definitions(config, api_names, old_text)
-        if clashes:
-            self.module.fail_json(msg='Already defined by another file in %s (Traefik would ignore ours): %s. Nothing was written.'
-                                  % (self.params['dynamic_dir'], ', '.join(clashes)), **self.result)
-        available = traefik.available_names(api_names, config, traefik.parse_manifest(old_text))
-        missing = traefik.missing_references(self.params, available)
-        if missing['services'] or missing['middlewares']:
-            self.module.fail_json(msg='Route %s refers to names neither defined in this file nor served by Traefik (API %s): %s. '
-                                      'Nothing was written.' % (self.name, self.params['api_url'],
-                                                                ', '.join(missing['services'] + missing['middlewares'])),
-                                  missing=missing, **self.result)
-
-    # -- writing ---------------------------------------------------------------
-
-    def write_file(self, text):
-        directory = self.params['dynamic_dir']
-        if not os.path.isdir(directory):
-            self.module.fail_json(msg='dynamic_dir %s does not exist' % directory, **self.result)
+    def write_file(self, path, text):
         # Same directory as the target so the rename is atomic; .tmp is not a suffix Traefik loads.
-        fd, tmp = tempfile.mkstemp(prefix='.%s.' % self.name, suffix='.tmp', dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix='.%s.' % self.params['name'], suffix='.tmp', dir=os.path.dirname(path))
         with os.fdopen(fd, 'wb') as handle:
             handle.write(to_bytes(text))
-        self.module.atomic_move(tmp, self.path, unsafe_writes=self.params['unsafe_writes'])
-
-    def restore(self, old_text):
-        if old_text is None:
-            os.remove(self.path)
-        else:
-            self.write_file(old_text)
+        self.module.atomic_move(tmp, path, unsafe_writes=self.params['unsafe_writes'])
 
     def set_attributes(self):
-        file_args = self.module.load_file_common_arguments(self.params, path=self.path)
-        diff = {}
-        self.result['changed'] = self.module.set_fs_attributes_if_different(file_args, self.result['changed'], diff)
+        file_args = self.module.load_file_common_arguments(self.params, path=self.route.path)
+        self.result['changed'] = self.module.set_fs_attributes_if_different(file_args, self.result['changed'], {})
 
-    # -- confirming through the API --------------------------------------------
-
-    def served(self, config):
-        """(loaded, (pending, errors, served)): loaded once every object matches the file."""
-        try:
-            served = traefik.served_state(self.api, config)
-        except traefik.TraefikApiError as exc:
-            return False, (['Traefik API: %s' % to_native(exc)], [], {})
-        pending, errors = traefik.compare_served(config, served, self.loose_middlewares())
-        return not pending, (pending, errors, served)
-
-    def loose_middlewares(self):
-        return [item['name'] for item in self.params['define_middlewares'] if item.get('config') is not None]
-
-    def confirm_present(self, config, old_text):
-        timeout = self.params['confirm_timeout']
-        loaded, (pending, errors, served) = traefik.poll(lambda: self.served(config), timeout)
-        if loaded and not errors:
-            self.result['served'] = summarize(served)
-            return
-        self.restore(old_text)
-        # Restored once Traefik no longer serves the rejected objects as written.
-        recovered, dummy = traefik.poll(lambda: self.not_serving(config), timeout)
-        if old_text is not None:
-            restored = 'Restored the previous file' + ('; Traefik serves it again' if recovered else '; Traefik has not reloaded it yet')
-        else:
-            restored = 'Removed the new file' + ('' if recovered else '; Traefik still serves the rejected objects')
-        if loaded:
-            self.module.fail_json(msg='Traefik rejected %s: %s (reported by the Traefik API at %s). %s.'
-                                  % (self.path, '; '.join(errors), self.params['api_url'], restored),
-                                  traefik_errors=errors, rollback_confirmed=recovered, **self.result)
-        self.module.fail_json(msg='Traefik did not load %s within %ss: %s. Traefik stops reloading the directory while any file in it '
-                                  'fails to parse, and skips names defined twice; see its log. %s.'
-                                  % (self.path, timeout, '; '.join(pending[:5]), restored),
-                              pending=pending, rollback_confirmed=recovered, **self.result)
-
-    def not_serving(self, config):
-        loaded, (pending, errors, dummy) = self.served(config)
-        return (not loaded or not errors), None
-
-    def confirm_absent(self, old_text):
-        manifest = traefik.parse_manifest(old_text) or {'routers': [self.name]}
-        names = [('routers', name) for name in manifest.get('routers', [])]
-
-        def gone():
-            left = [name for kind, name in names if self.api_call(self.api.get, kind, traefik.qualify(name)) is not None]
-            return not left, left
-        done, left = traefik.poll(gone, self.params['confirm_timeout'])
-        if not done:
-            self.module.fail_json(msg='Removed %s but Traefik still serves router(s) %s after %ss; another file may define them.'
-                                  % (self.path, ', '.join(left), self.params['confirm_timeout']), **self.result)
-
-    # -- states ----------------------------------------------------------------
-
-    def present(self):
-        self.validate()
-        config = traefik.render_config(self.params)
-        self.result['rule'] = config['http']['routers'][self.name]['rule']
-        self.enforce_policy()
-        old_text = self.get_current()
-        self.check_references(config, old_text)
-        text = traefik.render_file(config)
-        self.result['changed'] = old_text != text
-        self.set_diff(old_text, text)
-        if self.result['changed'] and not self.module.check_mode:
-            self.write_file(text)
-            if self.params['confirm']:
-                self.confirm_present(config, old_text)
-        if self.module.check_mode and old_text is None:
-            return
-        self.set_attributes()
-
-    def absent(self):
-        old_text = self.get_current()
-        self.result['changed'] = old_text is not None
-        self.set_diff(old_text, None)
-        if self.result['changed'] and not self.module.check_mode:
-            os.remove(self.path)
-            if self.params['confirm']:
-                self.confirm_absent(old_text)
-
-    def set_diff(self, before, after):
+    def apply(self):
+        self.route.plan()
+        self.result['changed'] = self.route.changed
         if self.module._diff:
-            self.result['diff'] = {'before': before or '', 'after': after or '',
-                                   'before_header': self.path, 'after_header': self.path}
+            self.result['diff'] = self.route.diff()
+        if self.route.changed and not self.module.check_mode:
+            self.route.write()
+            if self.params['confirm']:
+                self.route.confirm()
+        if self.route.present and not (self.module.check_mode and self.route.old is None):
+            self.set_attributes()
 
     def run(self):
-        if self.params['state'] == 'present':
-            self.present()
-        else:
-            self.absent()
+        try:
+            self.apply()
+        except route.RouteError as exc:
+            self.result.update(self.route.info)
+            self.module.fail_json(msg='%s' % exc, **dict(self.result, **exc.extra))
+        self.result.update(self.route.info)
         return self.result
-
-
-def summarize(served):
-    normalizers = {'routers': traefik.normalize_router, 'services': traefik.normalize_service, 'middlewares': traefik.normalize_middleware}
-    return dict((kind, [normalizers[kind](item) for item in served.get(kind, {}).values() if item]) for kind in traefik.KINDS)
-
-
-def argument_spec():
-    weighted = dict(
-        name=dict(type='str', required=True),
-        weight=dict(type='int', required=True),
-        urls=dict(type='list', elements='str'),
-        service=dict(type='str'),
-    )
-    basic_auth = dict(
-        users=dict(type='list', elements='str', required=True, no_log=True),
-        realm=dict(type='str'),
-        remove_header=dict(type='bool'),
-        header_field=dict(type='str'),
-    )
-    middleware = dict(
-        name=dict(type='str', required=True),
-        headers=dict(type='dict'),
-        basic_auth=dict(type='dict', options=basic_auth),
-        config=dict(type='dict'),
-    )
-    health_check = dict(
-        path=dict(type='str'), interval=dict(type='str'), timeout=dict(type='str'),
-        scheme=dict(type='str', choices=['http', 'https']), hostname=dict(type='str'),
-        port=dict(type='int'), method=dict(type='str'), status=dict(type='int'),
-    )
-    tls = dict(
-        cert_resolver=dict(type='str'),
-        options=dict(type='str'),
-        domains=dict(type='list', elements='dict', options=dict(main=dict(type='str', required=True),
-                                                                sans=dict(type='list', elements='str'))),
-    )
-    return dict(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        dynamic_dir=dict(type='path', default='/etc/traefik/dynamic'),
-        hostname=dict(type='list', elements='str', aliases=['hostnames']),
-        path_prefix=dict(type='str', aliases=['path']),
-        rule=dict(type='str'),
-        entrypoints=dict(type='list', elements='str', default=['web']),
-        priority=dict(type='int'),
-        middlewares=dict(type='list', elements='str', default=[]),
-        define_middlewares=dict(type='list', elements='dict', default=[], options=middleware,
-                                mutually_exclusive=[('headers', 'basic_auth', 'config')],
-                                required_one_of=[('headers', 'basic_auth', 'config')]),
-        urls=dict(type='list', elements='str'),
-        weighted=dict(type='list', elements='dict', options=weighted,
-                      mutually_exclusive=[('urls', 'service')], required_one_of=[('urls', 'service')]),
-        pass_host_header=dict(type='bool', default=True, no_log=False),
-        health_check=dict(type='dict', options=health_check),
-        tls=dict(type='dict', options=tls),
-        public=dict(type='bool', default=True),
-        required_middlewares=dict(type='list', elements='str', default=['authelia@file', 'security-headers@file']),
-        policy_exempt=dict(type='bool', default=False),
-        policy_exempt_reason=dict(type='str'),
-        api_url=dict(type='str', default='http://127.0.0.1:8080'),
-        confirm=dict(type='bool', default=True),
-        confirm_timeout=dict(type='int', default=30),
-    )
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=[('rule', 'hostname'), ('rule', 'path_prefix'), ('urls', 'weighted')],
-        required_if=[
-            ('state', 'present', ('rule', 'hostname', 'path_prefix'), True),
-            ('state', 'present', ('urls', 'weighted'), True),
-            ('policy_exempt', True, ('policy_exempt_reason',)),
-        ],
+        argument_spec=route.route_spec(),
         add_file_common_args=True,
         supports_check_mode=True,
+        **route.CONSTRAINTS
     )
     module.exit_json(**TraefikRouteManager(module).run())
 

@@ -58,79 +58,78 @@ def run(args, results, check_mode=False):
         return mod.run(task_vars={'inventory_hostname': 'node'}), calls
 
 
-def test_one_transaction_then_routes_then_checks():
-    result, calls = run({'plan': PLAN, 'secrets': {'demo-db-password': 's3cret'}},
-                        {action.APPLY: [APPLIED, {'verify': [{'name': 'page', 'ok': True}], 'seconds': {'verify': 0.5}}],
-                         action.ROUTE: [{'changed': True, 'diff': {'before': ''}}]})
-    assert [c[0] for c in calls] == [action.APPLY, action.ROUTE, action.APPLY]
+ROUTED = dict(APPLIED, routes={'demo-web': {'action': 'write', 'path': '/etc/traefik/dynamic/demo-web.yml'}},
+              verify=[{'name': 'page', 'ok': True}], seconds={'total': 4.0, 'verify': 0.5})
+
+
+def test_one_transaction_with_units_routes_and_checks():
+    result, calls = run({'plan': PLAN, 'secrets': {'demo-db-password': 's3cret'}, 'traefik': {'dynamic_dir': '/srv/dyn'}},
+                        {action.APPLY: [ROUTED]})
+    assert [c[0] for c in calls] == [action.APPLY]
     first = calls[0][1]
     assert [u['phase'] for u in first['units']] == [0, 1, 2]
     assert first['units'][1] == {'name': 'demo-db.container', 'phase': 1, 'state': 'present',
                                  'content': '[Container]\nImage=db\n', 'wait': True, 'timeout': 60}
-    assert first['secrets'] == {'demo-db-password': 's3cret'} and 'verify' not in first
-    assert 'service' not in calls[1][1]  # ours, not a traefik_route option
-    assert calls[2][1]['verify'] == PLAN['verify'] and 'units' not in calls[2][1]
-    assert result['outcome'] == 'success' and not result['failed']
+    assert first['secrets'] == {'demo-db-password': 's3cret'} and first['verify'] == PLAN['verify']
+    assert first['routes'] == [{'name': 'demo-web', 'hostname': ['demo.localhost'], 'urls': ['http://demo-web:8080'],
+                                'middlewares': [], 'public': False, 'dynamic_dir': '/srv/dyn'}]  # no 'service': ours
+    assert result['outcome'] == 'success' and not result['failed'] and result['routes_changed'] == ['demo-web']
     assert result['changed_services'] == ['db'] and result['service_seconds'] == {'db': 3.2}
     assert result['seconds']['phase 1'] == 3.4 and result['seconds']['verify'] == 0.5
+    assert [p['call'] for p in result['profile']] == ['apply']
     event = result['ansible_stats']['data']['homelab_deploy_events'][0]
     assert event['kind'] == 'stack' and event['outcome'] == 'success' and event['host'] == 'node'
     assert event['images'] == {'demo-db': 'db@sha256:1', 'demo-web': 'web@sha256:2'}
     assert 's3cret' not in repr(result)
 
 
-def test_failed_phase_is_reported_and_nothing_is_routed():
-    failed = dict(APPLIED, failed=True, msg='db did not get healthy',
+def test_failed_phase_is_reported_and_its_route_is_not_counted():
+    failed = dict(ROUTED, failed=True, msg='db did not get healthy',
                   failure={'service': 'db', 'check': 'health', 'cause': 'unhealthy', 'evidence': 'exit 1'},
-                  rollback={'ok': True, 'restored': ['demo-db.container'], 'removed': [], 'errors': []})
-    result, calls = run({'plan': PLAN}, {action.APPLY: [failed], action.ROUTE: []})
+                  rollback={'ok': True, 'restored': ['demo-db.container'], 'removed': [], 'routes': ['demo-web removed'],
+                            'errors': []})
+    result, calls = run({'plan': PLAN}, {action.APPLY: [failed]})
     assert [c[0] for c in calls] == [action.APPLY]
-    assert result['failed'] and result['outcome'] == 'rolled_back'
+    assert result['failed'] and result['outcome'] == 'rolled_back' and result['routes_changed'] == []
     assert result['ansible_stats']['data']['homelab_deploy_events'][0]['failure']['service'] == 'db'
     assert 'FAILED: db (health): unhealthy' in result['msg']
 
 
-def test_failed_check_withdraws_the_new_route():
-    verify_failed = {'failed': True, 'msg': 'page failed', 'failure': {'service': 'web', 'check': 'verify: page'},
-                     'rollback': {'ok': True, 'restored': [], 'removed': ['demo-web.container']}}
-    result, calls = run({'plan': PLAN}, {action.APPLY: [APPLIED, verify_failed],
-                                         action.ROUTE: [{'changed': True, 'diff': {'before': ''}}, {'changed': True}]})
-    assert [c[0] for c in calls] == [action.APPLY, action.ROUTE, action.APPLY, action.ROUTE]
-    assert calls[3][1]['state'] == 'absent' and calls[3][1]['name'] == 'demo-web'
-    assert result['outcome'] == 'rolled_back' and result['failure']['check'] == 'verify: page'
+def test_a_route_traefik_rejects_is_a_route_failure():
+    failed = dict(ROUTED, failed=True, msg='route demo-web: Traefik rejected ...',
+                  failure={'service': 'demo-web', 'check': 'route', 'cause': 'Traefik rejected it', 'evidence': {}},
+                  rollback={'ok': True, 'restored': [], 'removed': [], 'routes': ['demo-web removed'], 'errors': []})
+    result, dummy = run({'plan': PLAN}, {action.APPLY: [failed]})
+    assert result['failed'] and result['outcome'] == 'rolled_back'
+    assert result['failure'] == failed['failure'], 'a route failure is reported as the host found it'
 
 
-def test_failed_route_reverts_the_transaction():
-    result, calls = run({'plan': PLAN}, {action.APPLY: [APPLIED, {'changed': True, 'rollback': {'ok': True}}],
-                                         action.ROUTE: [{'failed': True, 'msg': 'policy: public route needs ...'}]})
-    assert [c[0] for c in calls] == [action.APPLY, action.ROUTE, action.APPLY]
-    assert calls[2][1]['revert'] is True
-    assert result['failed'] and result['failure']['check'] == 'route'
-
-
-def test_check_mode_runs_no_checks_and_publishes_nothing():
-    result, calls = run({'plan': PLAN}, {action.APPLY: [APPLIED], action.ROUTE: [{'changed': True}]}, check_mode=True)
-    assert [c[0] for c in calls] == [action.APPLY, action.ROUTE]
+def test_check_mode_plans_in_one_call_and_publishes_nothing():
+    result, calls = run({'plan': PLAN}, {action.APPLY: [ROUTED]}, check_mode=True)
+    assert [c[0] for c in calls] == [action.APPLY]
     assert 'ansible_stats' not in result and 'event' not in result
 
 
-def test_no_change_publishes_nothing_and_proves_nothing_again():
-    same = dict(APPLIED, changed=False, units=dict((k, {'action': 'unchanged', 'service': 'none'}) for k in APPLIED['units']))
-    result, calls = run({'plan': PLAN}, {action.APPLY: [same], action.ROUTE: [{'changed': False}]})
-    assert [c[0] for c in calls] == [action.APPLY, action.ROUTE]  # no verification round trip
-    assert not result['changed'] and result['changed_services'] == [] and 'ansible_stats' not in result
+def test_no_change_publishes_nothing():
+    same = dict(APPLIED, changed=False, units=dict((k, {'action': 'unchanged', 'service': 'none'}) for k in APPLIED['units']),
+                routes={'demo-web': {'action': 'unchanged'}})
+    result, calls = run({'plan': PLAN}, {action.APPLY: [same]})
+    assert [c[0] for c in calls] == [action.APPLY]
+    assert not result['changed'] and result['changed_services'] == [] and result['routes_changed'] == []
+    assert 'ansible_stats' not in result
 
 
-def test_checks_run_without_routes_too():
-    result, calls = run({'plan': dict(PLAN, routes=[])}, {action.APPLY: [APPLIED, {'verify': [{'name': 'page', 'ok': True}]}]})
-    assert [c[0] for c in calls] == [action.APPLY, action.APPLY] and calls[1][1]['verify'] == PLAN['verify']
+def test_verify_false_passes_no_checks():
+    dummy, calls = run({'plan': PLAN, 'verify': False, 'checks': [{'name': 'x', 'command': ['true'], 'container': 'c'}]},
+                       {action.APPLY: [APPLIED]})
+    assert calls[0][1]['verify'] == []
 
 
-def test_absent_withdraws_routes_first_and_purges_only_on_request():
-    result, calls = run({'plan': PLAN, 'state': 'absent'},
-                        {action.APPLY: [{'changed': True}], action.ROUTE: [{'changed': True}]})
-    assert [c[0] for c in calls] == [action.ROUTE, action.APPLY]
-    units = calls[1][1]['units']
+def test_absent_withdraws_routes_in_the_same_call_and_purges_only_on_request():
+    result, calls = run({'plan': PLAN, 'state': 'absent'}, {action.APPLY: [{'changed': True}]})
+    assert [c[0] for c in calls] == [action.APPLY]
+    assert calls[0][1]['routes'] == [{'name': 'demo-web', 'state': 'absent'}]
+    units = calls[0][1]['units']
     assert all(u['state'] == 'absent' for u in units)
     assert [u['purge'] for u in units] == [False, True, True]  # left-over containers always go
 

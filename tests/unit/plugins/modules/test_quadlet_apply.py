@@ -259,7 +259,7 @@ def journal_files(host):
     ({'units': [{'name': 'web.container'}]}, 'content is required'),
     ({'units': [{'name': 'web.container', 'state': 'absent', 'restart': True}]}, 'restart only applies to state=present'),
     ({'units': [NET, NET]}, 'appear more than once'),
-    ({'units': [NET], 'revert': True}, 'give no units with it'),
+    ({'units': [NET], 'revert': True}, 'give no units or routes with it'),
     ({'units': [NET], 'secrets': {'a b': 'x'}}, 'invalid secret name'),
     ({'verify': [{'name': 'x', 'command': ['true']}]}, 'give container'),
     ({'scope': 'user'}, 'scope is user but all of the following are missing: user'),
@@ -672,3 +672,101 @@ def test_restarted_units_roll_back_with_the_set(capsys, host):
     assert rollback['ok'] and rollback['restored'] == ['demo-web.container'], rollback
     assert rollback['restarted'] == ['demo-db.service', 'demo-web.service'], 'the restarted unit is part of the set'
     assert 'V=1' in host.read('demo-web.container')
+
+
+# -- routes in the transaction ----------------------------------------------------------------------
+
+def route_of(host, version='1', **extra):
+    dynamic = os.path.join(host.root, 'dynamic')
+    if not os.path.isdir(dynamic):
+        os.mkdir(dynamic)
+    return dict({'name': 'demo', 'hostname': ['demo.lan'], 'urls': ['http://demo-web:%s' % (8000 + int(version))],
+                 'public': False, 'confirm': False, 'dynamic_dir': dynamic}, **extra)
+
+
+def route_text(host):
+    path = os.path.join(host.root, 'dynamic', 'demo.yml')
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return handle.read()
+
+
+def test_a_route_is_written_with_the_units_and_left_alone_when_unchanged(capsys, host):
+    result = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'},
+                          'routes': [route_of(host)]})
+    assert not result.get('failed'), result.get('msg')
+    assert result['routes']['demo']['action'] == 'write' and 'http://demo-web:8001' in route_text(host)
+    assert '# file: %s' % result['routes']['demo']['path'] in result['diff']['after']
+    with open(os.path.join(host.txn_dir, 'demo.last.json')) as handle:
+        assert json.load(handle)['routes']['demo']['before'] is None, 'the rollback point knows the route was new'
+    again = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'},
+                         'routes': [route_of(host)]})
+    assert not again['changed'] and again['routes']['demo']['action'] == 'unchanged'
+
+
+def test_a_route_alone_is_a_transaction_and_check_mode_writes_nothing(capsys, host):
+    checked = run(capsys, {'routes': [route_of(host)]}, check=True)
+    assert checked['changed'] and route_text(host) is None
+    applied = run(capsys, {'routes': [route_of(host)]})
+    assert applied['changed'] and route_text(host) is not None and host.changes() == []
+
+
+@pytest.mark.parametrize('extra, fragment', [
+    ({'public': True}, 'route demo: Policy: public route demo lacks required middlewares'),
+    ({'urls': ['not-a-url']}, 'route demo: Invalid route demo'),
+    ({'rule': 'Host(`x`)'}, 'routes[0] (demo): parameters are mutually exclusive: rule|hostname'),
+])
+def test_a_bad_route_is_refused_before_anything_changes(capsys, host, extra, fragment):
+    result = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'},
+                          'routes': [route_of(host, **extra)]})
+    assert result['failed'] and fragment in result['msg'], result['msg']
+    assert os.listdir(host.unit_dir) == [] and route_text(host) is None and host.changes() == []
+
+
+def test_a_failed_phase_puts_the_previous_route_back(capsys, host):
+    apply_v1(capsys, host, routes=[route_of(host)])
+    before = route_text(host)
+    host.unhealthy.add('V=2')
+    result = run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'},
+                          'routes': [route_of(host, '2')]})
+    assert result['failed'] and result['rollback']['ok']
+    assert result['rollback']['routes'] == ['demo restored'] and route_text(host) == before
+    assert 'route demo restored' in result['msg']
+
+
+def test_a_failed_first_deploy_removes_its_new_route(capsys, host):
+    host.unhealthy.add('V=1')
+    result = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'},
+                          'routes': [route_of(host)]})
+    assert result['failed'] and result['rollback']['routes'] == ['demo removed'] and route_text(host) is None
+
+
+def test_revert_and_a_leftover_journal_restore_the_route(capsys, host, monkeypatch):
+    apply_v1(capsys, host, routes=[route_of(host)])
+    first = route_text(host)
+    run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'}, 'routes': [route_of(host, '2')]})
+    assert route_text(host) != first
+    reverted = run(capsys, {'revert': True})
+    assert reverted['rollback']['routes'] == ['demo restored'] and route_text(host) == first
+    kill_at(monkeypatch, 'written')
+    with pytest.raises(Killed):
+        with patch_module_args({'name': 'demo', 'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'},
+                                'routes': [route_of(host, '2')], '_ansible_check_mode': False, '_ansible_diff': False}):
+            quadlet_apply.main()
+    capsys.readouterr()
+    assert 'http://demo-web:8002' in route_text(host), 'the killed run had written its route'
+    monkeypatch.setattr(txn, 'pause_at', lambda state, sleep=None: None)
+    result = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'},
+                          'routes': [route_of(host)]})
+    assert 'route demo restored' in result['recovered'][0]['actions'] and route_text(host) == first
+    assert not result['routes']['demo']['action'] == 'write'
+
+
+def test_an_absent_route_goes_before_its_units_stop(capsys, host):
+    apply_v1(capsys, host, routes=[route_of(host)])
+    result = run(capsys, {'units': [dict(web('1'), state='absent')],
+                          'routes': [{'name': 'demo', 'state': 'absent', 'dynamic_dir': route_of(host)['dynamic_dir'],
+                                      'confirm': False}]})
+    assert result['routes']['demo']['action'] == 'remove' and route_text(host) is None
+    assert 'stop demo-web.service' in host.changes()

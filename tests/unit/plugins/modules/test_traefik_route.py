@@ -17,6 +17,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.homelab.deploy.plugins.module_utils import _route as route
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.modules import traefik_route
 
@@ -111,35 +112,16 @@ class FakeApi(object):
         return dict((kind, set(name for (k, name) in self.objects if k == kind)) for kind in traefik.KINDS)
 
 
-class FailJson(Exception):
-    pass
-
-
-class FakeModule(object):
-    check_mode = False
-    _diff = False
-
-    def __init__(self, params):
-        self.params = dict(params)
-
-    def fail_json(self, **kwargs):
-        raise FailJson(kwargs)
-
-    def atomic_move(self, src, dest, unsafe_writes=False):
-        os.rename(src, dest)
-
-
-def manager_for(base, api, **extra):
+def route_for(base, api, **extra):
     params = dict(traefik_route_defaults(), **base)
-    params.update(extra, confirm=True, confirm_timeout=1, unsafe_writes=False)
-    manager = traefik_route.TraefikRouteManager(FakeModule(params))
-    manager.api = api
-    return manager
+    params.update(extra, confirm=True, confirm_timeout=1)
+    item = route.Route(params, open_url=None)
+    item.api = api
+    return item
 
 
 def traefik_route_defaults():
-    spec = traefik_route.argument_spec()
-    return dict((key, value.get('default')) for key, value in spec.items())
+    return dict((key, value.get('default')) for key, value in route.route_spec().items())
 
 
 def loaded(config, **router_extra):
@@ -160,10 +142,11 @@ def test_rejected_file_is_restored_with_traefik_error(base):
         handle.write(old_text)
     new_config = traefik.render_config(dict(old_params, hostname=None, rule='Host(`broken`'))
     api = FakeApi(loaded(new_config, status='disabled', error=['error while parsing rule Host(`broken`']))
-    manager = manager_for(base, api)
-    with pytest.raises(FailJson) as failure:
-        manager.confirm_present(new_config, old_text)
-    info = failure.value.args[0]
+    item = route_for(base, api)
+    item.config, item.old = new_config, old_text
+    with pytest.raises(route.RouteError) as failure:
+        item.confirm()
+    info = dict(failure.value.extra, msg='%s' % failure.value)
     assert 'error while parsing rule Host(`broken`' in info['msg'] and 'Traefik API at' in info['msg']
     assert info['traefik_errors'] == ['router whoami@file: error while parsing rule Host(`broken`']
     assert info['rollback_confirmed'] is False, 'the stand-in API keeps serving the broken router'
@@ -175,10 +158,11 @@ def test_never_loaded_new_file_is_removed(base):
     config = traefik.render_config(dict(traefik_route_defaults(), **base))
     with open(target(base), 'w') as handle:
         handle.write(traefik.render_file(config))
-    manager = manager_for(base, FakeApi())
-    with pytest.raises(FailJson) as failure:
-        manager.confirm_present(config, None)
-    assert 'did not load' in failure.value.args[0]['msg'] and 'router whoami@file is not loaded' in failure.value.args[0]['msg']
+    item = route_for(base, FakeApi())
+    item.config = config
+    with pytest.raises(route.RouteError) as failure:
+        item.confirm()
+    assert 'did not load' in '%s' % failure.value and 'router whoami@file is not loaded' in '%s' % failure.value
     assert not os.path.exists(target(base))
 
 
@@ -192,15 +176,15 @@ def test_confirm_succeeds_once_traefik_serves_the_file(base):
         calls.append(1)
         return served_router if len(calls) > 1 else dict(served_router, rule='Host(`old`)')
     objects[('routers', 'whoami@file')] = router_after_reload
-    manager = manager_for(base, FakeApi(objects))
-    manager.confirm_present(config, None)
-    assert manager.result['served']['routers'][0]['status'] == 'enabled'
+    item = route_for(base, FakeApi(objects))
+    item.config = config
+    item.confirm()
+    assert item.info['served']['routers'][0]['status'] == 'enabled'
     assert len(calls) >= 2
 
 
 def test_clash_with_other_file_is_refused(base):
-    manager = manager_for(base, FakeApi({('routers', 'whoami@file'): {'name': 'whoami@file'}}))
-    config = traefik.render_config(manager.params)
-    with pytest.raises(FailJson) as failure:
-        manager.check_references(config, None)
-    assert 'router whoami@file' in failure.value.args[0]['msg']
+    item = route_for(base, FakeApi({('routers', 'whoami@file'): {'name': 'whoami@file'}}))
+    with pytest.raises(route.RouteError) as failure:
+        item.plan()
+    assert 'router whoami@file' in '%s' % failure.value and 'Nothing was written' in '%s' % failure.value
