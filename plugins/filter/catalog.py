@@ -13,6 +13,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.homelab.deploy.plugins.filter import patterns
+from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.module_utils._podman import mask_secrets
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 
@@ -188,7 +189,7 @@ def render_entry(entry, options):
     pattern = patterns.pattern_load(svars['pattern_service_pattern'], svars['pattern_service_overrides'])
     rendered = patterns.pattern_render(
         pattern, svars['pattern_service_name'], hostname=svars['pattern_service_hostname'] or None,
-        proxy_network=options.get('proxy_network', 'hl.network'), storage_root=options.get('storage_root', '/srv/homelab'),
+        proxy_network=options.get('proxy_network', traefik.NETWORK), storage_root=options.get('storage_root', '/srv/homelab'),
         limits=options.get('limits', 'best_effort'), controllers=options.get('controllers'),
         pull=options.get('pull', 'missing'), auth_middleware=options.get('auth_middleware', 'authelia@file'),
         required_middlewares=options.get('required_middlewares'))

@@ -30,6 +30,7 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
+from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -545,7 +546,7 @@ def _requirements(ctx, pattern, services, units):
     }
 
 
-def pattern_render(pattern, instance, hostname=None, proxy_network='hl.network', external_networks=None,
+def pattern_render(pattern, instance, hostname=None, proxy_network=traefik.NETWORK, external_networks=None,
                    storage_root='/srv/homelab', limits='enforce', controllers=None, pull='missing',
                    auth_middleware='authelia@file', required_middlewares=None):
     """Render a loaded pattern into Quadlet unit definitions and everything a deploy needs to know."""

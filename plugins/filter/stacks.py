@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
 from ansible_collections.homelab.deploy.plugins.filter.patterns import (
     COLLECTION_ROOT, INSTANCE_RE, PatternError, _require_jsonschema, find_cycle, load_schema, merge, pattern_load,
     schema_problems)
+from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.module_utils._txn import pin_reference
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 
@@ -220,7 +221,7 @@ def _pinned(svc, digests):
     return stack_pin(svc['image'], (digests or {}).get(svc['image']))
 
 
-def container_model(stack, name, svc, scope='system', images=None, proxy_network='hl.network'):
+def container_model(stack, name, svc, scope='system', images=None, proxy_network=traefik.NETWORK):
     """The normalised container model (plugins/plugin_utils/_render.py) of one service of a stack."""
     prefix = stack['name']
     wait = _wait_for(svc)
@@ -284,7 +285,7 @@ def _routes(stack, scope):
             for name, svc in sorted(stack['services'].items()) if svc.get('route')]
 
 
-def stack_render(stack, scope='system', images=None, proxy_network='hl.network'):
+def stack_render(stack, scope='system', images=None, proxy_network=traefik.NETWORK):
     """Units, phases, routes, checks and rollback order of a loaded stack, for the stack role."""
     if scope not in ('system', 'user'):
         raise AnsibleFilterError('scope must be system or user, got %r' % (scope,))
@@ -302,7 +303,7 @@ def stack_render(stack, scope='system', images=None, proxy_network='hl.network')
     }
 
 
-def stack_plan(stack, scope='system', proxy_network='hl.network'):
+def stack_plan(stack, scope='system', proxy_network=traefik.NETWORK):
     """The plan of a stack for the deploy executor: phase 0 its network and volumes, then its dependency phases."""
     if isinstance(stack, str):
         stack = stack_load(stack)
@@ -386,7 +387,7 @@ def stack_check_failure(results, stack_name):
     return None
 
 
-def stack_rollback_plan(rendered, files, touched, unit_dir, dynamic_dir='/etc/traefik/dynamic'):
+def stack_rollback_plan(rendered, files, touched, unit_dir, dynamic_dir=traefik.DYNAMIC_DIR):
     """What a rollback does, from the rendered stack, the snapshot of files ({path: text or None}) and what the run
     touched ({services: [], routes: [], infra: []}): services to restore (their unit file existed) or remove (new),
     in rollback order, and the same for routes and network/volume units. Volumes are never purged."""

@@ -26,10 +26,10 @@ except ImportError:
 
 DEFAULTS = {'names': [], 'unmanaged': True, 'ignore': [], 'ignore_env': list(drift.DEFAULT_IGNORED_ENV),
             'ignore_labels': list(drift.DEFAULT_IGNORED_LABELS), 'routes': [], 'route_files': True,
-            'dynamic_dir': '/etc/traefik/dynamic', 'api_url': 'http://127.0.0.1:8080'}
+            'dynamic_dir': traefik.DYNAMIC_DIR, 'api_url': traefik.API_URL}
 
 
-ROUTE_DEFAULTS = {'middlewares': [], 'entrypoints': ['web'], 'pass_host_header': True}
+ROUTE_DEFAULTS = {'middlewares': [], 'entrypoints': list(traefik.ENTRYPOINTS), 'pass_host_header': True}
 
 
 def to_native(value):

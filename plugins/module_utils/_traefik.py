@@ -12,6 +12,17 @@ import time
 
 from urllib.parse import quote, urlparse
 
+# Where the homelab.deploy.traefik role puts Traefik by default: its watched file-provider directory, its API (the
+# "traefik" entry point on loopback), its public entry points, the Quadlet network routed services join and the
+# "web" entry point as seen from the host. Every default in the collection (module argument specs, filters, the
+# drift timer's runner, the roles through the traefik_settings filter) comes from these; the doc fragment
+# homelab.deploy.traefik repeats two of them as text and a unit test holds the two equal.
+DYNAMIC_DIR = '/etc/traefik/dynamic'
+API_URL = 'http://127.0.0.1:8080'
+ENTRYPOINTS = ('web',)
+NETWORK = 'hl.network'
+HTTP_URL = 'http://127.0.0.1:80'
+
 MANAGED_HEADER = '# Managed by homelab.deploy.traefik_route; local edits are overwritten.'
 MANIFEST_PREFIX = '# homelab.deploy.traefik_route defines:'
 KINDS = ('routers', 'services', 'middlewares')

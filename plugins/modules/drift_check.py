@@ -19,7 +19,8 @@ description:
     C([Service]) section.
   - Reports containers that no unit declares (a manual C(podman run)); they are never touched.
   - Compares declared Traefik routes (O(routes)) with their files in O(dynamic_dir), and the files with what
-    the Traefik API serves (router missing, middleware chain differs, backend down).
+    the Traefik API serves (router missing, middleware chain differs, backend down). An empty O(api_url) skips
+    the comparison with what Traefik serves.
   - Reads the host with a constant number of processes whatever the number of containers - C(podman ps),
     one batched C(podman container inspect), one C(podman image inspect) and one C(systemctl show) - not one
     process per container.
@@ -33,6 +34,7 @@ extends_documentation_fragment:
   - homelab.deploy.attributes
   - homelab.deploy.attributes.INFO_MODULE
   - homelab.deploy.scope
+  - homelab.deploy.traefik
 options:
   names:
     description:
@@ -115,14 +117,6 @@ options:
         serves, declared in O(routes) or not.
     type: bool
     default: true
-  dynamic_dir:
-    description: Traefik's file-provider directory.
-    type: path
-    default: /etc/traefik/dynamic
-  api_url:
-    description: Traefik API base URL. Empty skips the comparison with what Traefik serves.
-    type: str
-    default: http://127.0.0.1:8080
   fail_on_drift:
     description: Fail the task when anything drifted (for CI and timers); the result still carries the report.
     type: bool
@@ -244,6 +238,7 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.homelab.deploy.plugins.module_utils import _drift as drift
 from ansible_collections.homelab.deploy.plugins.module_utils import _podman as podman
 from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet as quadlet
+from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.module_utils._drift_host import DriftChecker
 
 
@@ -255,7 +250,7 @@ def argument_spec():
         rule=dict(type='str'),
         urls=dict(type='list', elements='str', required=True),
         middlewares=dict(type='list', elements='str', default=[]),
-        entrypoints=dict(type='list', elements='str', default=['web']),
+        entrypoints=dict(type='list', elements='str', default=list(traefik.ENTRYPOINTS)),
         priority=dict(type='int'),
         pass_host_header=dict(type='bool', default=True, no_log=False),
     )
@@ -267,8 +262,8 @@ def argument_spec():
         ignore_labels=dict(type='list', elements='str', default=list(drift.DEFAULT_IGNORED_LABELS)),
         routes=dict(type='list', elements='dict', default=[], options=route),
         route_files=dict(type='bool', default=True),
-        dynamic_dir=dict(type='path', default='/etc/traefik/dynamic'),
-        api_url=dict(type='str', default='http://127.0.0.1:8080'),
+        dynamic_dir=dict(type='path', default=traefik.DYNAMIC_DIR),
+        api_url=dict(type='str', default=traefik.API_URL),
         fail_on_drift=dict(type='bool', default=False),
         scope=dict(type='str', default='system', choices=['system', 'user']),
         user=dict(type='str'),

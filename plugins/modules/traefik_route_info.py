@@ -20,11 +20,12 @@ author:
 extends_documentation_fragment:
   - homelab.deploy.attributes
   - homelab.deploy.attributes.INFO_MODULE
+  - homelab.deploy.traefik
 options:
-  api_url:
-    description: Base URL of Traefik's API.
-    type: str
-    default: http://127.0.0.1:8080
+  dynamic_dir:
+    description:
+      - Not used; this module only asks the API. Accepted so that C(module_defaults) for
+        C(group/homelab.deploy.traefik) can set O(dynamic_dir) and O(api_url) for every module of the group.
   name:
     description:
       - Only return objects with these names, given as C(name) or C(name@provider).
@@ -213,7 +214,8 @@ class TraefikRouteInfo(object):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            api_url=dict(type='str', default='http://127.0.0.1:8080'),
+            api_url=dict(type='str', default=traefik.API_URL),
+            dynamic_dir=dict(type='path', default=traefik.DYNAMIC_DIR),
             name=dict(type='list', elements='str', default=[], aliases=['names']),
             provider=dict(type='str'),
             timeout=dict(type='int', default=10),
