@@ -11,7 +11,12 @@ checks; a failure anywhere rolls all of it back. The history event is built once
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import copy
+import json
+import threading
 import time
+import uuid
+from shlex import quote
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
@@ -28,6 +33,11 @@ ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priorit
               'urls', 'weighted', 'pass_host_header', 'health_check', 'tls', 'public', 'required_middlewares',
               'policy_exempt', 'policy_exempt_reason', 'confirm', 'confirm_timeout', 'dynamic_dir', 'api_url', 'mode')
 TRAEFIK_KEYS = ('dynamic_dir', 'api_url', 'entrypoints')
+
+# Connections that run each command as its own process (ssh over its ControlMaster, local), so a copy of one can
+# read the progress file while the module runs on the original
+LIVE_TRANSPORTS = ('ssh', 'local')
+PROGRESS_INTERVAL = 1.0
 
 ARGUMENT_SPEC = dict(
     plan=dict(type='dict', required=True),
@@ -63,6 +73,7 @@ class ActionModule(ActionBase):
         self.started = time.time()
         self.profile = []
         self.check_mode = bool(self._task.check_mode)
+        self.live = False
         try:
             return self.deploy() if args['state'] == 'present' else self.remove()
         finally:
@@ -72,11 +83,28 @@ class ActionModule(ActionBase):
 
     def call(self, module, module_args):
         start = time.time()
-        result = self._execute_module(module_name=module, module_args=module_args, task_vars=self.task_vars)
+        reader = self.progress_reader(module_args)
+        try:
+            result = self._execute_module(module_name=module, module_args=module_args, task_vars=self.task_vars)
+        finally:
+            if reader is not None:
+                reader.stop()
+        self.live = reader is not None and reader.shown > 0
         result.pop('invocation', None)
         self.profile.append({'call': 'revert' if module_args.get('revert') else 'apply',
                              'seconds': round(time.time() - start, 2), 'on_host': result.get('seconds')})
         return result
+
+    def progress_reader(self, module_args):
+        """Start reading the module's progress file on a copy of the connection, where that is safe; or None."""
+        transport = getattr(self._connection, 'transport', '') or ''
+        if transport.rsplit('.', 1)[-1] not in LIVE_TRANSPORTS or self.check_mode:
+            return None
+        module_args['progress_file'] = '/tmp/homelab-deploy-progress-%s.jsonl' % uuid.uuid4().hex
+        reader = ProgressReader(copy.copy(self._connection), module_args['progress_file'],
+                                lambda event: events.progress_line(self.plan, event))
+        reader.start()
+        return reader
 
     def apply_args(self, **extra):
         scope = self.plan.get('scope', 'system')
@@ -137,7 +165,10 @@ class ActionModule(ActionBase):
     # -- output -----------------------------------------------------------------------------------------------
 
     def show_phases(self, applied):
-        for line in events.recovered_lines(applied.get('recovered')) + events.phase_lines(self.plan, applied):
+        lines = events.recovered_lines(applied.get('recovered'))
+        if not self.live:  # shown as the run went; the summary follows
+            lines += events.phase_lines(self.plan, applied)
+        for line in lines:
             display.display(line)
 
     def finish(self, applied, outcome, kind=None):
@@ -190,3 +221,52 @@ class ActionModule(ActionBase):
                                    time.time(), images=images, pattern=spec.get('pattern'),
                                    strategy=spec.get('strategy') or 'phased', phases=events.phase_seconds(self.plan, result),
                                    failure=result['failure'], details=details)
+
+
+class ProgressReader(object):
+    """Reads a progress file on the host every PROGRESS_INTERVAL seconds in a thread and prints each new event.
+
+    It uses its own copy of the connection (a separate ssh process per read over the same ControlMaster) and
+    never fails the task: a read that fails is tried again at the next tick.
+    """
+
+    def __init__(self, connection, path, line_of, interval=None, show=None):
+        self.connection, self.path, self.line_of = connection, path, line_of
+        self.interval = PROGRESS_INTERVAL if interval is None else interval
+        self.show = show or display.display
+        self.seen, self.shown = 0, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name='homelab-deploy-progress')
+        self.thread.daemon = True
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(timeout=10)
+
+    def loop(self):
+        while not self.done.wait(self.interval):
+            self.read()
+
+    def read(self):
+        try:
+            rc, out, dummy = self.connection.exec_command('cat -- %s 2>/dev/null || true' % quote(self.path),
+                                                          sudoable=False)
+        except Exception:  # pylint: disable=broad-except
+            return  # the host is busy or the connection hiccups: progress is best effort
+        self.feed(to_text(out))
+
+    def feed(self, text):
+        """Print the complete lines after those already seen."""
+        lines = text.split('\n')[:-1]  # the last piece is empty or a line still being written
+        for line in lines[self.seen:]:
+            self.seen += 1
+            try:
+                shown = self.line_of(json.loads(line))
+            except ValueError:
+                continue
+            if shown:
+                self.show(shown)
+                self.shown += 1

@@ -433,10 +433,11 @@ class HealthWatcher(object):
     """Poll all targets together until each is healthy enough times in a row, conclusively unhealthy, or time runs out."""
 
     def __init__(self, runner, targets, timeout=60, interval=2, successes=1, start_period=0,
-                 run_healthchecks=True, probe=probe_http, clock=time.monotonic, sleep=time.sleep):
+                 run_healthchecks=True, probe=probe_http, clock=time.monotonic, sleep=time.sleep, on_healthy=None):
         self.runner, self.targets = runner, list(targets)
         self.timeout, self.interval, self.successes, self.start_period = timeout, interval, successes, start_period
         self.run_healthchecks, self.probe, self.clock, self.sleep = run_healthchecks, probe, clock, sleep
+        self.on_healthy = on_healthy  # called with (target name, seconds) as each target gets healthy
         self.state = dict((t.name, {'status': 'pending', 'streak': 0, 'baseline': None, 'checks': 0,
                                     'time_to_healthy': None, 'reason': None, 'evidence': {}})
                           for t in self.targets)
@@ -513,6 +514,8 @@ class HealthWatcher(object):
         elif verdict == 'healthy' and st['streak'] >= self.successes:
             st['status'] = 'healthy'
             st['time_to_healthy'] = round(self.clock() - start, 1)
+            if self.on_healthy is not None:
+                self.on_healthy(target.name, st['time_to_healthy'])
 
     def results(self, final):
         out = []

@@ -631,12 +631,44 @@ class Host(object):
         return (out + err).strip()[-3000:]
 
 
+class Progress(object):
+    """Progress lines (JSON, one per event) appended to a file a controller reads while the module runs.
+
+    No secrets go there: phase numbers, unit and service names, seconds. Without a path it does nothing.
+    The file is created new (O_EXCL, never through a symlink) and removed when the module ends.
+    """
+
+    def __init__(self, path, clock=time.monotonic):
+        self.path, self.clock, self.t0, self.fd = path, clock, clock(), None
+        if path:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, 'O_NOFOLLOW', 0)
+            self.fd = os.open(path, flags, 0o644)
+            os.fchmod(self.fd, 0o644)  # readable by the connecting user when the module runs with become
+
+    def __call__(self, event, **data):
+        if self.fd is None:
+            return
+        data.update(event=event, t=round(self.clock() - self.t0, 2))
+        try:
+            os.write(self.fd, (json.dumps(data, sort_keys=True) + '\n').encode('utf-8'))
+        except OSError:
+            pass  # progress is for people watching; it never fails the transaction
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+            remove_file(self.path)
+
+
 class Waiter(object):
     """Queues the starts of a group of units (systemctl --no-block) and waits for all of them together."""
 
-    def __init__(self, host, interval, mask, clock=time.monotonic, sleep=time.sleep, watcher=podman.HealthWatcher):
+    def __init__(self, host, interval, mask, clock=time.monotonic, sleep=time.sleep, watcher=podman.HealthWatcher,
+                 progress=None):
         self.host, self.interval, self.mask = host, interval, mask
         self.clock, self.sleep, self.watcher = clock, sleep, watcher
+        self.progress = progress or Progress(None)
 
     def start(self, items, queued=None):
         """items: {file, service_name, container, wait, timeout, verb}. Returns ({target: seconds}, failure).
@@ -679,8 +711,10 @@ class Waiter(object):
     def wait_healthy(self, items, deadline, t0):
         targets = [health_target(i) for i in items]
         offset = self.clock() - t0
+        def healthy_now(name, seconds):
+            self.progress('healthy', container=name, seconds=round(offset + seconds, 1))
         results = self.watcher(self.host.runner, targets, timeout=max(0.0, deadline - self.clock()),
-                               interval=self.interval, clock=self.clock, sleep=self.sleep).wait()
+                               interval=self.interval, clock=self.clock, sleep=self.sleep, on_healthy=healthy_now).wait()
         healthy = dict((r['name'], round(offset + (r['time_to_healthy'] or 0), 1)) for r in results if r['healthy'])
         bad = [r for r in results if not r['healthy']]
         if not bad:
@@ -1035,7 +1069,8 @@ class Transaction(object):
         self.mask = Masker((self.params['secrets'] or {}).values())
         self.clock, self.sleep, self.timer = clock, sleep, Timer(clock)
         self.journal = Journal(self.scope, self.params['name'])
-        self.waiter = Waiter(self.host, self.params['health_interval'], self.mask, clock, sleep)
+        self.progress = Progress(self.params.get('progress_file'), clock)
+        self.waiter = Waiter(self.host, self.params['health_interval'], self.mask, clock, sleep, progress=self.progress)
         self.restorer = Restorer(self.host, self.waiter, self.mask)
         self.record, self.locked = None, False
         self.result = {'changed': False, 'txn_id': None, 'recovered': [], 'units': {}, 'phases': [], 'routes': {},
@@ -1044,6 +1079,7 @@ class Transaction(object):
     def fail(self, msg, **extra):
         self.result.update(extra)
         self.timer.total()
+        self.progress.close()
         self.module.fail_json(msg=self.mask(msg), **self.result)
 
     def protect(self, values):
@@ -1058,8 +1094,10 @@ class Transaction(object):
             self.fail(problem)
         try:
             self.result['changed'] = self.runner.ensure_linger(self.module.check_mode)
+            self.progress('lock')
             with podman.host_lock(self.scope.lock_path(), self.params['lock_timeout'], self.scope):
                 self.locked = True
+                self.progress('locked')
                 self.dispatch()
         except podman.CommandError as exc:
             if not self.locked:
@@ -1068,6 +1106,7 @@ class Transaction(object):
         except Refused as exc:
             self.fail('%s' % exc, **exc.extra)
         self.timer.total()
+        self.progress.close()
         return self.result
 
     def dispatch(self):
@@ -1182,9 +1221,12 @@ class Transaction(object):
         self.save(state, pause=not todo)  # with starts, the pause comes once they are queued
         t0 = self.clock()
         items = [dict(p, verb=p['service_action']) for p in todo]
+        self.progress('phase', phase=number, start=[p['service_name'] for p in todo if p['service_action'] == 'start'],
+                      restart=[p['service_name'] for p in todo if p['service_action'] == 'restart'])
         healthy, failure = self.waiter.start(items, lambda: self.pause(state)) if todo else ({}, None)
         self.record_phase(number, group, healthy)
         self.timer.mark('phase-%d' % number, t0)
+        self.progress('phase_done', phase=number, ok=failure is None, seconds=self.timer.seconds['phase-%d' % number])
         self.phase_result(number)['seconds'] = self.timer.seconds['phase-%d' % number]
         if failure:
             raise TxnError('phase %d: %s' % (number, failure['cause']), failure)
@@ -1202,6 +1244,8 @@ class Transaction(object):
         """Traefik serves every changed route as written (or no longer serves a removed one); a route it rejects
         fails the transaction, which puts the previous route files back with the units."""
         t0 = self.clock()
+        if any(r.changed and r.params['confirm'] for r in self.routes):
+            self.progress('routes', names=[r.name for r in self.routes if r.changed])
         for item in self.routes:
             if not item.changed or not item.params['confirm']:
                 continue
@@ -1219,6 +1263,7 @@ class Transaction(object):
     def run_verify(self):
         if self.params['verify']:
             t0 = self.clock()
+            self.progress('verify', names=[c['name'] for c in self.params['verify']])
             results, failure = self.checks().run_all(self.params['verify'])
             self.result['verify'] = results
             self.timer.mark('verify', t0)
@@ -1236,6 +1281,7 @@ class Transaction(object):
             self.journal.remove()
             self.fail('%s; rollback=false: the set is left as it is (revert=true puts the previous one back)' % exc,
                       changed=True)
+        self.progress('rollback', cause=self.mask('%s' % exc))
         rollback = self.restorer.run(self.record)
         self.result['rollback'] = rollback
         if rollback['ok']:

@@ -172,6 +172,14 @@ units:
     type: list
     elements: dict
     default: []
+  progress_file:
+    description:
+      - Path of a new file (it must not exist) to which the module appends one JSON line per event while it runs
+        (C(locked), C(phase) with the services it starts and restarts, C(healthy) with each container's seconds to
+        healthy, C(phase_done), C(routes), C(verify), C(rollback)), each with C(t), the seconds since the start.
+        M(homelab.deploy.deploy) reads it to show progress as the run goes.
+      - It holds names and times, never secret values; it is created mode 0644 and removed when the module ends.
+    type: path
   verify:
     description:
       - Checks run after the last phase; a failed check fails the transaction, which is rolled back.
@@ -560,6 +568,7 @@ def argument_spec():
         name=dict(type='str', required=True),
         units=dict(type='list', elements='dict', default=[], options=unit_options()),
         routes=dict(type='list', elements='dict', default=[]),
+        progress_file=dict(type='path'),
         secrets=dict(type='dict', default={}, no_log=True),
         pin_images=dict(type='bool', default=False),
         verify=dict(type='list', elements='dict', default=[], options=verify_options()),

@@ -121,6 +121,32 @@ def phase_lines(plan, result):
     return lines
 
 
+def progress_line(plan, event):
+    """One line for a progress event of quadlet_apply (its progress_file), or None for events not shown."""
+    by_service = dict((u.get('unit'), u.get('service') or u['name']) for u in _units(plan) if u.get('unit'))
+    by_container = dict((u.get('container'), u.get('service') or u['name']) for u in _units(plan) if u.get('container'))
+    kind, name, at = event.get('event'), plan['name'], '[%5.1f s]' % float(event.get('t') or 0)
+    if kind == 'phase':
+        label = phase_labels(plan).get(event.get('phase'), 'phase %s' % event.get('phase'))
+        acted = ['%s %s' % (verb, ', '.join(by_service.get(s, s) for s in event.get(verb) or []))
+                 for verb in ('start', 'restart') if event.get(verb)]
+        return '%s %s %s: %s' % (at, name, label, '; '.join(acted) or 'nothing to start')
+    if kind == 'healthy':
+        container = event.get('container')
+        return '%s %s: %s healthy after %.1f s' % (at, name, by_container.get(container, container),
+                                                   float(event.get('seconds') or 0))
+    if kind == 'phase_done' and not event.get('ok'):
+        label = phase_labels(plan).get(event.get('phase'), 'phase %s' % event.get('phase'))
+        return '%s %s %s failed after %.1f s' % (at, name, label, float(event.get('seconds') or 0))
+    if kind == 'routes':
+        return '%s %s: confirming route(s) %s through Traefik' % (at, name, ', '.join(event.get('names') or []))
+    if kind == 'verify':
+        return '%s %s: checking %s' % (at, name, ', '.join(event.get('names') or []))
+    if kind == 'rollback':
+        return '%s %s: rolling back: %s' % (at, name, event.get('cause'))
+    return None
+
+
 def summary_lines(plan, result, routes, total):
     """The final summary: outcome, what changed, per-service times to healthy, per-phase and total times."""
     changed = changed_services(plan, result)

@@ -82,11 +82,26 @@ def open_store(path, create=True):
             os.makedirs(os.path.dirname(path), exist_ok=True)
         conn = _connect(path)
         if create:
-            conn.execute('PRAGMA journal_mode = WAL')
+            _use_wal(conn)
             _migrate(conn, path)
         return conn
     except (sqlite3.Error, OSError) as exc:
         raise HistoryError('cannot open the deployment history %s: %s' % (path, exc))
+
+
+def _use_wal(conn, sleep=time.sleep, clock=time.monotonic):
+    """WAL mode, once per store. Switching takes a lock that SQLite's busy handler does not wait for, so
+    writers opening a new store together retry it (within the busy timeout) instead of failing."""
+    deadline = clock() + BUSY_TIMEOUT_MS / 1000.0
+    while True:
+        try:
+            if conn.execute('PRAGMA journal_mode').fetchone()[0].lower() != 'wal':
+                conn.execute('PRAGMA journal_mode = WAL')
+            return
+        except sqlite3.OperationalError as exc:
+            if 'locked' not in ('%s' % exc) or clock() > deadline:
+                raise
+            sleep(0.05)
 
 
 def _migrate(conn, path):
@@ -102,7 +117,8 @@ def _migrate(conn, path):
                                % (path, row[0], SCHEMA_VERSION))
         conn.execute('COMMIT')
     except Exception:
-        conn.execute('ROLLBACK')
+        if conn.in_transaction:
+            conn.execute('ROLLBACK')
         raise
 
 

@@ -41,7 +41,9 @@ def make(args, results, check_mode=False):
     task.args = args
     task.check_mode = check_mode
     task.async_val = 0
-    mod = action.ActionModule(task, mock.MagicMock(), mock.MagicMock(), mock.MagicMock(), mock.MagicMock(), mock.MagicMock())
+    connection = mock.MagicMock()
+    connection.transport = 'community.docker.docker_api'  # no live progress unless a test says so
+    mod = action.ActionModule(task, connection, mock.MagicMock(), mock.MagicMock(), mock.MagicMock(), mock.MagicMock())
     calls = []
 
     def execute(module_name, module_args, task_vars):
@@ -144,3 +146,44 @@ def test_publish_false_keeps_the_event_for_the_caller(publish):
 def test_health_timeout_overrides_every_unit():
     dummy, calls = run({'plan': dict(PLAN, routes=[], verify=[]), 'health_timeout': 300}, {action.APPLY: [APPLIED]})
     assert [u['timeout'] for u in calls[0][1]['units']] == [300, 300, 300]
+
+
+def test_progress_reader_prints_each_complete_line_once():
+    shown = []
+    reader = action.ProgressReader(None, '/tmp/x', lambda e: 'line %s' % e['n'] if e['n'] != 2 else None, show=shown.append)
+    reader.feed('{"n": 1}\n{"n": 2}\n{"n": 3')  # the third line is still being written
+    reader.feed('{"n": 1}\n{"n": 2}\n{"n": 3}\nnot json\n{"n": 4}\n')
+    assert shown == ['line 1', 'line 3', 'line 4'] and reader.shown == 3
+
+
+def test_progress_is_read_on_a_copy_of_an_ssh_connection_while_the_module_runs():
+    mod, calls = make({'plan': dict(PLAN, routes=[], verify=[])}, {action.APPLY: [APPLIED]})
+    reads = []
+
+    class Conn(object):
+        transport = 'ssh'
+        _shell = mock.MagicMock(tmpdir=None)
+
+        def exec_command(self, cmd, sudoable=True):
+            reads.append((cmd, sudoable))
+            return 0, b'{"event": "healthy", "container": "demo-db", "t": 1.0, "seconds": 1.0}\n', b''
+    mod._connection = Conn()
+    with mock.patch.object(action, 'PROGRESS_INTERVAL', 0.01), mock.patch.object(action.display, 'display') as out:
+        original = mod._execute_module
+
+        def slow(**kwargs):
+            import time
+            time.sleep(0.1)
+            return original(**kwargs)
+        mod._execute_module = slow
+        mod.run(task_vars={'inventory_hostname': 'node'})
+    path = calls[0][1]['progress_file']
+    assert path.startswith('/tmp/homelab-deploy-progress-') and reads and reads[0] == ('cat -- %s 2>/dev/null || true' % path, False)
+    printed = [c[0][0] for c in out.call_args_list]
+    assert printed.count('[  1.0 s] demo: db healthy after 1.0 s') == 1
+    assert not [p for p in printed if p.startswith('demo phase 1 [')], 'phase lines were shown live, not again'
+
+
+def test_no_live_progress_in_check_mode_or_on_other_connections():
+    dummy, calls = run({'plan': PLAN}, {action.APPLY: [ROUTED]}, check_mode=True)
+    assert 'progress_file' not in calls[0][1]

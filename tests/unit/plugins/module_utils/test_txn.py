@@ -586,3 +586,23 @@ def test_waiter_reports_the_unhealthy_unit():
     healthy, failure = waiter.start([ITEM])
     assert healthy == {} and failure['unit'] == 'web.container' and failure['check'] == 'health'
     assert failure['cause'] == 'web.service did not become healthy: unhealthy (r)'
+
+
+def test_progress_lines_go_to_a_new_file_that_is_removed_at_the_end(tmp_path):
+    path = str(tmp_path / 'progress.jsonl')
+    times = iter([10.0, 11.5, 12.0])
+    progress = txn.Progress(path, clock=lambda: next(times))
+    progress('phase', phase=1, start=['demo-db.service'])
+    progress('healthy', container='demo-db', seconds=2.0)
+    with open(path) as handle:
+        lines = [json.loads(line) for line in handle]
+    assert lines == [{'event': 'phase', 'phase': 1, 'start': ['demo-db.service'], 't': 1.5},
+                     {'container': 'demo-db', 'event': 'healthy', 'seconds': 2.0, 't': 2.0}]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    progress.close()
+    assert not os.path.exists(path)
+    with open(path, 'w') as handle:
+        handle.write('someone else')
+    with pytest.raises(OSError):
+        txn.Progress(path)  # never appends to (or through) a file that is already there
+    txn.Progress(None)('phase')  # without a path it does nothing

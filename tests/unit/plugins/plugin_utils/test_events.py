@@ -40,6 +40,26 @@ def test_phase_lines_say_what_started_and_how_long_it_took():
                      'immich phase 2 [server]: server restarted (healthy in 1.5 s) in 1.5 s']
 
 
+LIVE_PLAN = dict(PLAN, phases=[PLAN['phases'][0], [dict(u, unit=u['container'] + '.service') for u in PLAN['phases'][1]],
+                               [dict(u, unit=u['container'] + '.service') for u in PLAN['phases'][2]]])
+
+
+@pytest.mark.parametrize('event, line', [
+    ({'event': 'phase', 'phase': 1, 't': 1.2, 'start': ['immich-database.service', 'immich-redis.service'], 'restart': []},
+     '[  1.2 s] immich phase 1: start database, redis'),
+    ({'event': 'phase', 'phase': 0, 't': 0.5, 'start': ['immich-network.service']},
+     '[  0.5 s] immich infra: start immich-network.service'),
+    ({'event': 'healthy', 'container': 'immich-redis', 't': 2.8, 'seconds': 1.54},
+     '[  2.8 s] immich: redis healthy after 1.5 s'),
+    ({'event': 'phase_done', 'phase': 2, 't': 9.0, 'ok': False, 'seconds': 7.8}, '[  9.0 s] immich phase 2 failed after 7.8 s'),
+    ({'event': 'phase_done', 'phase': 2, 't': 9.0, 'ok': True, 'seconds': 7.8}, None),
+    ({'event': 'rollback', 't': 9.1, 'cause': 'phase 2: x'}, '[  9.1 s] immich: rolling back: phase 2: x'),
+    ({'event': 'locked', 't': 0.1}, None),
+])
+def test_progress_lines_name_the_logical_services(event, line):
+    assert events.progress_line(LIVE_PLAN, event) == line
+
+
 def test_summary_has_per_service_and_total_times():
     lines = events.summary_lines(PLAN, RUN, ['immich-server'], 5.04)
     assert lines[0] == 'immich: 3 phase(s), 6 unit(s); changed: server; routes changed: immich-server'

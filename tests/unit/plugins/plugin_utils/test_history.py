@@ -120,3 +120,25 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         thread.join()
     assert errors == []
     assert len(h.read_events(db)) == 80
+
+
+def test_switching_to_wal_is_retried_while_another_writer_holds_the_lock():
+    class Conn(object):
+        def __init__(self, failures):
+            self.failures, self.calls = failures, []
+
+        def execute(self, sql):
+            self.calls.append(sql)
+            if self.failures:
+                self.failures -= 1
+                raise h.sqlite3.OperationalError('database is locked')
+            return self
+
+        def fetchone(self):
+            return ['delete']
+    conn, sleeps = Conn(2), []
+    h._use_wal(conn, sleep=sleeps.append)
+    assert conn.calls[-1] == 'PRAGMA journal_mode = WAL' and sleeps == [0.05, 0.05]
+    clock = iter([0.0, 100.0])
+    with pytest.raises(h.sqlite3.OperationalError):
+        h._use_wal(Conn(5), sleep=sleeps.append, clock=lambda: next(clock))
