@@ -28,6 +28,7 @@ from ansible_collections.homelab.deploy.plugins.plugin_utils import _events as e
 display = Display()
 
 APPLY = 'homelab.deploy.quadlet_apply'
+ROUTE = 'homelab.deploy.traefik_route'
 # traefik_route options a plan's route may carry (anything else in it, such as the logical service, is ours)
 ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priority', 'middlewares', 'define_middlewares',
               'urls', 'weighted', 'pass_host_header', 'health_check', 'tls', 'public', 'required_middlewares',
@@ -129,11 +130,26 @@ class ActionModule(ActionBase):
                 out.append(item)
         return out
 
+    def traefik_settings(self):
+        """The task's traefik option over the play's module_defaults for traefik_route (group/homelab.deploy.traefik):
+        a nested module call does not get module_defaults by itself. An omitted key (default(omit) in a role, which
+        ansible-core before 2.19 leaves in nested dicts as its placeholder) falls through."""
+        omit = self.task_vars.get('omit')
+        given = dict((k, v) for k, v in (self.args['traefik'] or {}).items() if v is not None and v != omit)
+        try:
+            from ansible.executor.module_common import _apply_action_arg_defaults
+            defaults = _apply_action_arg_defaults(ROUTE, self._task, {}, self._templar)
+        except Exception:  # pylint: disable=broad-except  # older ansible-core, or no play around the task
+            defaults = {}
+        base = dict((k, v) for k, v in (defaults or {}).items() if k in TRAEFIK_KEYS)
+        return dict(base, **given)
+
     def route_args(self, route, state='present'):
         args = dict((k, v) for k, v in route.items() if k in ROUTE_ARGS and v is not None)
+        settings = self.traefik_settings()
         for key in TRAEFIK_KEYS:
-            if key not in args and self.args['traefik'].get(key) is not None:
-                args[key] = self.args['traefik'][key]
+            if key not in args and settings.get(key) is not None:
+                args[key] = settings[key]
         if state == 'absent':
             args = dict((k, v) for k, v in args.items() if k in ('name', 'dynamic_dir', 'api_url'))
             args['state'] = 'absent'

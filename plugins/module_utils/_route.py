@@ -71,11 +71,11 @@ def route_spec():
     return dict(
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
-        dynamic_dir=dict(type='path', default='/etc/traefik/dynamic'),
+        dynamic_dir=dict(type='path', default=traefik.DYNAMIC_DIR),
         hostname=dict(type='list', elements='str', aliases=['hostnames']),
         path_prefix=dict(type='str', aliases=['path']),
         rule=dict(type='str'),
-        entrypoints=dict(type='list', elements='str', default=['web']),
+        entrypoints=dict(type='list', elements='str', default=list(traefik.ENTRYPOINTS)),
         priority=dict(type='int'),
         middlewares=dict(type='list', elements='str', default=[]),
         define_middlewares=dict(type='list', elements='dict', default=[], options=middleware,
@@ -91,7 +91,7 @@ def route_spec():
         required_middlewares=dict(type='list', elements='str', default=['authelia@file', 'security-headers@file']),
         policy_exempt=dict(type='bool', default=False),
         policy_exempt_reason=dict(type='str'),
-        api_url=dict(type='str', default='http://127.0.0.1:8080'),
+        api_url=dict(type='str', default=traefik.API_URL),
         confirm=dict(type='bool', default=True),
         confirm_timeout=dict(type='int', default=30),
     )

@@ -103,8 +103,10 @@ options:
     type: int
   traefik:
     description:
-      - Traefik settings for the routes (C(dynamic_dir), C(api_url), C(entrypoints)). Unset keys take the
-        M(homelab.deploy.traefik_route) defaults, which are the ones the C(homelab.deploy.traefik) role uses.
+      - Traefik settings for the routes (C(dynamic_dir), C(api_url), C(entrypoints)). Unset keys take
+        C(module_defaults) for M(homelab.deploy.traefik_route) (or the C(group/homelab.deploy.traefik) action group),
+        else the M(homelab.deploy.traefik_route) defaults; the roles pass C(homelab_traefik) from the
+        C(homelab.deploy.traefik) role.
     type: dict
     default: {}
   event:

@@ -11,7 +11,8 @@ module: traefik_route
 short_description: Route one service through Traefik's file provider, confirmed through Traefik's API
 version_added: 0.1.0
 description:
-  - Writes one file, C(<dynamic_dir>/<name>.yml), to the directory Traefik's file provider watches.
+  - Writes one file, C(<dynamic_dir>/<name>.yml), to the directory Traefik's file provider watches
+    (O(dynamic_dir), which must exist).
     The file declares a router C(<name>), a service C(<name>) (a load balancer, or a weighted parent with
     child load balancers C(<name>-<child>) for canaries), and optionally middlewares of its own.
     Other files in the directory are never touched.
@@ -30,6 +31,7 @@ author:
   - homelab.deploy maintainers (@homelab)
 extends_documentation_fragment:
   - homelab.deploy.attributes
+  - homelab.deploy.traefik
   - ansible.builtin.files
 attributes:
   check_mode:
@@ -58,10 +60,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  dynamic_dir:
-    description: Directory watched by Traefik's file provider. It must exist.
-    type: path
-    default: /etc/traefik/dynamic
   hostname:
     description:
       - Host names routed to the service; the rule becomes C(Host(`a`) || Host(`b`)).
@@ -240,10 +238,6 @@ options:
   policy_exempt_reason:
     description: Why this route is exempt, for the audit trail. Required when O(policy_exempt=true).
     type: str
-  api_url:
-    description: Base URL of Traefik's API (the C(traefik) entry point with C(api.insecure), or a router to C(api@internal)).
-    type: str
-    default: http://127.0.0.1:8080
   confirm:
     description:
       - Confirm through Traefik's API, and check referenced middlewares and services against it.

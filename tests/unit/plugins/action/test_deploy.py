@@ -187,3 +187,16 @@ def test_progress_is_read_on_a_copy_of_an_ssh_connection_while_the_module_runs()
 def test_no_live_progress_in_check_mode_or_on_other_connections():
     dummy, calls = run({'plan': PLAN}, {action.APPLY: [ROUTED]}, check_mode=True)
     assert 'progress_file' not in calls[0][1]
+
+
+def test_route_settings_come_from_the_task_then_module_defaults_and_an_omitted_key_falls_through():
+    mod, calls = make({'plan': PLAN, 'traefik': {'dynamic_dir': '/task/dyn', 'api_url': '__omit_place_holder__x'}},
+                      {action.APPLY: [ROUTED]})
+    defaults = {'dynamic_dir': '/md/dyn', 'api_url': 'http://md:9080', 'confirm_timeout': 5}
+    with mock.patch('ansible.executor.module_common._apply_action_arg_defaults', return_value=defaults) as applied, \
+            mock.patch.object(action.display, 'display'):
+        mod.run(task_vars={'inventory_hostname': 'node', 'omit': '__omit_place_holder__x'})
+    assert applied.call_args[0][0] == action.ROUTE
+    route = calls[0][1]['routes'][0]
+    assert route['dynamic_dir'] == '/task/dyn' and route['api_url'] == 'http://md:9080'
+    assert 'confirm_timeout' not in route, 'only the Traefik layout comes from module_defaults'
