@@ -18,7 +18,6 @@ import time
 import uuid
 from shlex import quote
 
-from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display

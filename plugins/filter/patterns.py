@@ -20,12 +20,6 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
 try:
-    import jsonschema
-    HAS_JSONSCHEMA = True
-except ImportError:  # pragma: no cover - reported when a filter is used
-    HAS_JSONSCHEMA = False
-
-try:
     import yaml
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
@@ -66,9 +60,14 @@ class PatternError(AnsibleFilterError):
 # -- loading ---------------------------------------------------------------------------------------
 
 def _require_jsonschema():
-    if not HAS_JSONSCHEMA:
+    """The jsonschema module, imported when a filter validates: Ansible imports every filter file of the collection
+    to find one filter by name, and jsonschema alone took a quarter of a second of every such task."""
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - ansible-core installs do not always have it
         raise AnsibleFilterError('the homelab.deploy pattern filters need the Python library jsonschema on the '
                                  'controller (pip install jsonschema)')
+    return jsonschema
 
 
 def _read_yaml(path):
@@ -128,7 +127,7 @@ def _error_reason(error):
 
 
 def schema_problems(data, schema):
-    validator_cls = jsonschema.validators.validator_for(schema)
+    validator_cls = _require_jsonschema().validators.validator_for(schema)
     validator = validator_cls(schema)
     problems = set(_error_reason(e) for e in validator.iter_errors(data))
     return sorted(problems)

@@ -711,6 +711,7 @@ class Waiter(object):
     def wait_healthy(self, items, deadline, t0):
         targets = [health_target(i) for i in items]
         offset = self.clock() - t0
+
         def healthy_now(name, seconds):
             self.progress('healthy', container=name, seconds=round(offset + seconds, 1))
         results = self.watcher(self.host.runner, targets, timeout=max(0.0, deadline - self.clock()),

@@ -29,9 +29,9 @@ description:
     killed run is gone.
   - After a commit, the previous state of the units it changed is kept as the rollback point
     C(<state dir>/txn/<name>.last.json) (mode 0600), which O(revert=true) restores from a later task.
-  - Traefik routes of the set (O(routes)) are part of the transaction: planned and checked with the units,
-    written with the unit files, confirmed through Traefik's API after the last phase, rolled back with the
-    units, and kept in the journal and the rollback point.
+  - Traefik routes of the set (O(routes)) are part of the transaction. They are planned and checked with the
+    units, written with the unit files, confirmed through Traefik's API after the last phase, rolled back with
+    the units, and kept in the journal and the rollback point.
   - Only one run per host at a time, under the same lock as M(homelab.deploy.quadlet) (an C(flock) on
     C(/run/homelab-deploy.lock), or C(homelab-deploy.lock) in the user's runtime directory), held by the module's
     own process for the whole call, so the kernel releases it when that process dies.
@@ -66,15 +66,7 @@ options:
       - Lower-case letters, digits and C(-), starting with a letter.
     type: str
     required: true
-  routes:
-  description:
-    - Per route of O(routes), by name. C(action) is C(write), C(remove) or C(unchanged); C(path) the file;
-      C(rule) the router rule; C(policy) the middleware policy verdict; C(served) what Traefik's API reported
-      once a written route was confirmed.
-  returned: always
-  type: dict
-  sample: {demo: {action: write, path: /etc/traefik/dynamic/demo.yml, rule: "Host(`demo.lan`)"}}
-units:
+  units:
     description:
       - The units of the set. Units not listed are left alone.
       - Leave empty with O(verify) to only run the checks (see O(verify)).
@@ -383,6 +375,14 @@ recovered:
       type: list
       elements: str
   sample: [{txn: 3f9c2a61b0d4, name: demo, state: written, actions: [restored demo-web.container, daemon-reload]}]
+routes:
+  description:
+    - Per route of O(routes), by name. C(action) is C(write), C(remove) or C(unchanged); C(path) the file;
+      C(rule) the router rule; C(policy) the middleware policy verdict; C(served) what Traefik's API reported
+      once a written route was confirmed.
+  returned: always
+  type: dict
+  sample: {demo: {action: write, path: /etc/traefik/dynamic/demo.yml, rule: "Host(`demo.lan`)"}}
 units:
   description: Per unit file, what was (or in check mode would be) done.
   returned: always
@@ -456,7 +456,7 @@ validation:
   description:
     - What the generator dry run over the set found, per file.
     - The dry run is skipped (and this is not returned) when every present unit's text is byte-identical to its
-      installed file and systemd has loaded that file: the set was validated when it was written.
+      installed file and systemd has loaded that file (the set was validated when it was written).
   returned: when O(units) has present units that are new, changed, or not loaded by systemd
   type: dict
   sample: {rc: 0, errors: [], other_errors: [], files: {demo-web.container: {errors: [], warnings: [],
