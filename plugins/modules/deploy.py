@@ -20,8 +20,11 @@ description:
     writes the unit and route files, reloads once, starts each phase together and waits for it, confirms the
     changed routes through Traefik's API, runs the checks, and rolls all of it back (previous unit files, images
     by digest, secrets, route files) when a phase, a route or a check fails."
-  - As each host transaction returns, it prints one line per phase (what started or restarted, and how long each
-    service took to become healthy) and a final summary with per-phase and total times.
+  - Progress as the run goes. Over an ssh or local connection it reads the progress file of
+    M(homelab.deploy.quadlet_apply) every second while the host transaction runs (a thread on a copy of the
+    connection) and prints each phase as it starts, each service as it becomes healthy with its seconds, the route
+    confirmation, the checks and a rollback. Over other connections, and in check mode, it prints one line per
+    phase when the host transaction returns. Then a final summary with per-service, per-phase and total times.
   - Outside check mode it publishes one C(homelab_deploy_events) history event (set_stats semantics, read by the
     C(homelab.deploy.deploy_history) callback), failures included.
 author:
