@@ -134,10 +134,7 @@ class Route(object):
         return self.old != self.text
 
     def read(self):
-        if not os.path.exists(self.path):
-            return None
-        with open(self.path, 'rb') as handle:
-            return handle.read().decode('utf-8')
+        return read_text(self.path)
 
     def api_call(self, func, *args):
         try:
@@ -269,6 +266,14 @@ class Route(object):
         if not done:
             raise RouteError('Removed %s but Traefik still serves router(s) %s after %ss; another file may define them.'
                              % (self.path, ', '.join(left), timeout))
+
+
+def read_text(path):
+    """The text of a route file, or None when there is none."""
+    if not os.path.exists(path):
+        return None
+    with open(path, 'rb') as handle:
+        return handle.read().decode('utf-8')
 
 
 def replace_file(path, text):

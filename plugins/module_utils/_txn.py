@@ -777,11 +777,7 @@ class Restorer(object):
     @staticmethod
     def restore_route(name, item, out):
         """The route file as it was before the transaction (removed when it was new); Traefik reloads it itself."""
-        current = None
-        if os.path.exists(item['path']):
-            with open(item['path'], 'rb') as handle:
-                current = handle.read().decode('utf-8')
-        if current == item['before']:
+        if route.read_text(item['path']) == item['before']:
             return
         if item['before'] is None:
             os.remove(item['path'])
