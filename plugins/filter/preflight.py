@@ -417,14 +417,22 @@ def preflight_assess(facts, requirements, settings=None):
     }
 
 
-def preflight_dryrun_errors(stderr, unit_names):
-    """Error lines of `quadlet -dryrun` that concern the given units (others are already on the host)."""
-    out = []
-    for line in (stderr or '').splitlines():
-        text = re.sub(r'^quadlet-generator\[\d+\]: ', '', line.strip())
-        if re.search(r'(?i)\berror\b|unsupported|^converting ', text) and any(n in text for n in unit_names):
-            out.append(text)
-    return out
+def preflight_unit_sets(pattern, instance, scope='system', **render_args):
+    """The units a best_effort deploy of the loaded pattern writes, once per set of the cgroup controllers its
+    limits need (homelab.deploy.preflight_info validates the set that matches the host's controllers): the
+    pre-flight validates exactly the units the deploy will write. One set when the limits make no difference."""
+    from ansible_collections.homelab.deploy.plugins.filter import patterns  # pylint: disable=import-outside-toplevel
+    relevant = sorted(set(controller for dummy, controller in patterns.LIMIT_KEYS if controller))
+    subsets = [[c for i, c in enumerate(relevant) if mask & (1 << i)] for mask in range(1 << len(relevant))]
+    sets = []
+    for controllers in subsets:
+        rendered = patterns.pattern_render(pattern, instance, limits='best_effort', controllers=controllers, **render_args)
+        plan = patterns.pattern_plan(rendered, scope)
+        sets.append({'controllers': controllers,
+                     'units': [{'name': u['name'], 'content': u['text']} for phase in plan['phases'] for u in phase]})
+    if all(item['units'] == sets[0]['units'] for item in sets):
+        return [{'controllers': [], 'units': sets[0]['units']}]
+    return sets
 
 
 class FilterModule(object):
@@ -433,5 +441,5 @@ class FilterModule(object):
     def filters(self):
         return {
             'preflight_assess': preflight_assess,
-            'preflight_dryrun_errors': preflight_dryrun_errors,
+            'preflight_unit_sets': preflight_unit_sets,
         }

@@ -355,16 +355,6 @@ def test_old_versions_refuse():
     assert 'systemd 247 is older than 250, which the pattern needs' in report['critical_issues']
 
 
-# -- generator output ----------------------------------------------------------------------------------
-
-def test_dryrun_errors_keep_only_our_units():
-    stderr = ('quadlet-generator[485]: Loading source unit file /tmp/x/wiki-db.container\n'
-              'quadlet-generator[485]: converting "wiki-db.container": unsupported key \'Memory\' in group \'Container\'\n'
-              'quadlet-generator[485]: converting "other.container": no Image or Rootfs key specified\n')
-    assert pre.preflight_dryrun_errors(stderr, ['wiki-db.container', 'wiki-app.container']) == [
-        'converting "wiki-db.container": unsupported key \'Memory\' in group \'Container\'']
-
-
 # -- input errors --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('settings, message', [
@@ -383,4 +373,24 @@ def test_bad_input_types():
 
 
 def test_filter_registry():
-    assert sorted(pre.FilterModule().filters()) == ['preflight_assess', 'preflight_dryrun_errors']
+    assert sorted(pre.FilterModule().filters()) == ['preflight_assess', 'preflight_unit_sets']
+
+
+def test_unit_sets_are_the_units_a_best_effort_deploy_writes_per_controller_set():
+    loaded = pf.pattern_load('web-app-with-database')
+    sets = pre.preflight_unit_sets(loaded, 'wiki', 'system', hostname='wiki.lan')
+    assert [s['controllers'] for s in sets] == [[], ['cpu'], ['memory'], ['cpu', 'memory']]
+    for item in sets:
+        rendered = pf.pattern_render(loaded, 'wiki', hostname='wiki.lan', limits='best_effort',
+                                           controllers=item['controllers'])
+        plan = pf.pattern_plan(rendered, 'system')
+        assert item['units'] == [{'name': u['name'], 'content': u['text']} for phase in plan['phases'] for u in phase]
+    text = dict((s['controllers'] and ','.join(s['controllers']) or '', s['units']) for s in sets)
+    assert 'MemoryMax=' in ''.join(u['content'] for u in text['cpu,memory'])
+    assert 'MemoryMax=' not in ''.join(u['content'] for u in text[''])
+
+
+def test_one_unit_set_when_limits_make_no_difference(monkeypatch):
+    monkeypatch.setattr(pf, 'LIMIT_KEYS', (('Nice', None),))
+    sets = pre.preflight_unit_sets(pf.pattern_load('web-app-with-database'), 'wiki')
+    assert len(sets) == 1 and sets[0]['controllers'] == []
