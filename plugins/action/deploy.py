@@ -210,6 +210,7 @@ class ActionModule(ActionBase):
             'changed_services': events.changed_services(self.plan, applied),
             # where the time went: each host round trip, and inside the transaction its own steps
             'profile': self.profile,
+            'check_mode': self.check_mode,
         }
         if applied.get('diff'):
             result['diff'] = applied['diff']

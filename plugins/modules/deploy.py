@@ -201,6 +201,11 @@ rollback:
   description: What the rollback did (restored, removed, restarted, errors, ok).
   returned: on failure
   type: dict
+check_mode:
+  description: Whether the run was a check-mode run (also when check mode was set on the task or an include, which
+    C(ansible_check_mode) does not show).
+  returned: when O(state=present)
+  type: bool
 profile:
   description: Where the time went - each host round trip (C(apply), C(revert)) with its seconds, and the host
     transaction's own steps (validate, write, reload, phase-N, routes, verify, total).

@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pre-flight (controller side): one preflight_info run on the host, judged by preflight_assess, the report
+written on the controller."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import tempfile
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.homelab.deploy.plugins.filter import preflight
+
+READ = 'homelab.deploy.preflight_info'
+
+ARGUMENT_SPEC = dict(
+    read=dict(type='dict', default={}),
+    requirements=dict(type='dict', required=True),
+    settings=dict(type='dict', default={}),
+    report_dir=dict(type='path'),
+)
+
+
+def write_report(directory, name, report):
+    """Write the report as JSON next to the others, atomically; its path."""
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    path = os.path.join(directory, name)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % name)
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(json.dumps(report, indent=2, sort_keys=True) + '\n')
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def checked_at(now=None):
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.replace(tzinfo=None).isoformat() + 'Z'
+
+
+class ActionModule(ActionBase):
+    """Read the host in one module run, judge it, write the report."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        super(ActionModule, self).run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        task_vars = task_vars or {}
+        try:
+            found = self._execute_module(module_name=READ, module_args=args['read'], task_vars=task_vars)
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        found.pop('invocation', None)
+        if found.get('failed'):
+            return found
+        host = task_vars.get('inventory_hostname', '')
+        try:
+            report = preflight.preflight_assess(found['facts'], args['requirements'], args['settings'])
+        except AnsibleFilterError as exc:
+            return {'failed': True, 'msg': 'pre-flight: %s' % to_native(exc)}
+        report.update({'host': host, 'checked_at': checked_at()})
+        path = None
+        if args['report_dir']:
+            try:
+                path = write_report(args['report_dir'], '%s-%s.json' % (host, report['instance']), report)
+            except (IOError, OSError) as exc:
+                return {'failed': True, 'report': report,
+                        'msg': 'pre-flight: cannot write the report in %s: %s' % (args['report_dir'], to_native(exc))}
+        return {'changed': False, 'report': report, 'report_path': path, 'controllers': found.get('controllers', []),
+                'unit_dir': found.get('unit_dir')}
