@@ -382,7 +382,7 @@ def test_unit_sets_are_the_units_a_best_effort_deploy_writes_per_controller_set(
     assert [s['controllers'] for s in sets] == [[], ['cpu'], ['memory'], ['cpu', 'memory']]
     for item in sets:
         rendered = pf.pattern_render(loaded, 'wiki', hostname='wiki.lan', limits='best_effort',
-                                           controllers=item['controllers'])
+                                     controllers=item['controllers'])
         plan = pf.pattern_plan(rendered, 'system')
         assert item['units'] == [{'name': u['name'], 'content': u['text']} for phase in plan['phases'] for u in phase]
     text = dict((s['controllers'] and ','.join(s['controllers']) or '', s['units']) for s in sets)

@@ -8,7 +8,6 @@ __metaclass__ = type
 
 import collections
 import json
-import os
 
 import pytest
 
