@@ -10,13 +10,13 @@ __metaclass__ = type
 import datetime
 import json
 import os
-import tempfile
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.homelab.deploy.plugins.filter import preflight
+from ansible_collections.homelab.deploy.plugins.module_utils import _route as route
 
 READ = 'homelab.deploy.preflight_info'
 
@@ -29,20 +29,11 @@ ARGUMENT_SPEC = dict(
 
 
 def write_report(directory, name, report):
-    """Write the report as JSON next to the others, atomically; its path."""
+    """Write the report as JSON next to the others, atomically (the one atomic writer, mode 0644); its path."""
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
     path = os.path.join(directory, name)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % name)
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(json.dumps(report, indent=2, sort_keys=True) + '\n')
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    route.replace_file(path, json.dumps(report, indent=2, sort_keys=True) + '\n')
     return path
 
 

@@ -21,16 +21,6 @@ from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as 
 INSTANCE_LABEL = 'io.homelab.deploy.instance'
 
 
-def read_file(path, default=None):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        if default is None:
-            raise
-        return default
-
-
 def parse_json(text):
     try:
         found = json.loads(text)
@@ -61,7 +51,7 @@ def unit_files(unit_dir, names, instance):
         if not os.path.isfile(path):
             continue
         existing.append(name)
-        if instance and label.search(read_file(path, '')):
+        if instance and label.search(quadlet.read_text(path) or ''):
             ours.append(name)
     return existing, ours
 
@@ -102,8 +92,8 @@ class HostReader(object):
     def __init__(self, module, scope, runner, api=None):
         self.module, self.scope, self.runner, self.api = module, scope, runner, api
 
-    def out(self, argv, switch=True, ok_rcs=(0,)):
-        return self.runner.run(argv, ok_rcs=ok_rcs, switch=switch)[1]
+    def out(self, argv, switch=True):
+        return self.runner.run(argv, switch=switch)[1]
 
     def json(self, argv):
         return self.runner.json(argv) or []
@@ -158,7 +148,7 @@ class HostReader(object):
         containers = self.json(['podman', 'ps', '-a', '--format', 'json'])
         existing, ours = unit_files(self.scope.unit_dir(), params['unit_names'], params['instance'])
         routers, warnings = self.routers(params['hostnames'])
-        proc = read_file('/proc/loadavg', '')
+        proc = quadlet.read_text('/proc/loadavg') or ''
         facts = {
             'podman_version': self.out(['podman', 'version', '--format', 'json']),
             'systemd_version': self.out(['systemctl', '--version'], switch=False),
@@ -168,9 +158,9 @@ class HostReader(object):
             'networks': self.json(['podman', 'network', 'ls', '--format', 'json']),
             'volumes': self.json(['podman', 'volume', 'ls', '--format', 'json']),
             'loadavg': proc.splitlines()[0] if proc else '',
-            'meminfo': read_file('/proc/meminfo', ''),
+            'meminfo': quadlet.read_text('/proc/meminfo') or '',
             'nproc': os.sysconf('SC_NPROCESSORS_ONLN'),
-            'memory_pressure': read_file('/proc/pressure/memory', ''),
+            'memory_pressure': quadlet.read_text('/proc/pressure/memory') or '',
             'listening': self.out(['ss', '-Htlnu'], switch=False),
             'unit_restarts': self.restarts(containers),
             'disks': self.disks(([volume_path] if volume_path else []) + list(params['storage_paths'])),
