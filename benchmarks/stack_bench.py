@@ -12,7 +12,8 @@
 3. no-change re-run of the whole stack: changed=0, and its time vs the first deploy. Target <= 0.25.
 4. a single service from a pattern (reverse-proxy-backend with the node's hl-web image) deployed by
    ansible-playbook deploy_service (pre-flight, deploy, route, check through Traefik, guide) vs a shell script
-   writing the same unit and route and waiting the same way. Target <= 1.5x.
+   writing the same unit and route and waiting the same way. Target <= 1.5x. Printed beside it: the floor, an
+   ansible-playbook run of one ping task, which any playbook touching the host pays.
 
 Needs a running node (HLNODE_NAME, tests/harness/hlnode up) with Traefik (this script runs
 tests/integration/setup_traefik.yml first). Run from the repo root after `source tests/env.sh && hl_env`:
@@ -211,6 +212,28 @@ def deploy_service(workdir):
     return time.monotonic() - start
 
 
+FLOOR_PLAYBOOK = """
+- hosts: node
+  gather_facts: false
+  tasks:
+    - name: One module round trip, the least any playbook that touches the host costs
+      ansible.builtin.ping:
+"""
+
+
+def floor(workdir):
+    """ansible-playbook with one ping task against the node; seconds (best of three)."""
+    book = os.path.join(workdir, 'floor.yml')
+    with open(book, 'w') as handle:
+        handle.write(FLOOR_PLAYBOOK)
+    times = []
+    for dummy in range(3):
+        start = time.monotonic()
+        sh(['ansible-playbook', '-i', inventory(), book])
+        times.append(time.monotonic() - start)
+    return min(times)
+
+
 def main():
     immich = stacks.stack_load('immich')
     rendered = stacks.stack_render(immich, 'system')
@@ -240,6 +263,7 @@ def main():
         node(service_teardown(plan))
         service_seconds = deploy_service(workdir)
         node(service_teardown(plan))
+        floor_seconds = floor(workdir)
 
     t_single = one_result['seconds']['phase 1']
     t_three = three_result['seconds']['phase 1']
@@ -259,6 +283,8 @@ def main():
     print('   host round trips of the re-run: %s' % json.dumps(again_result.get('profile')))
     print('4. single service: deploy_service %.1f s vs plain shell script %.1f s for one pattern service -> %.2fx '
           '(target <= 1.5x)' % (service_seconds, service_shell_seconds, service_seconds / service_shell_seconds))
+    print('   floor: ansible-playbook with one ping task %.1f s -> %.2fx the shell script by itself'
+          % (floor_seconds, floor_seconds / service_shell_seconds))
     return 0 if again_changed == 0 else 1
 
 

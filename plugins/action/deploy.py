@@ -203,7 +203,8 @@ class ActionModule(ActionBase):
             'changed': bool(applied.get('changed')), 'failed': bool(applied.get('failed')),
             'outcome': outcome, 'summary': summary, 'phases': applied.get('phases') or [],
             'units': applied.get('units') or {}, 'routes_changed': names, 'recovered': applied.get('recovered') or [],
-            'images': applied.get('images') or {}, 'failure': applied.get('failure'),
+            'images': applied.get('images') or {}, 'digests': applied.get('digests') or {},
+            'container_images': self.container_images(applied), 'failure': applied.get('failure'),
             'rollback': applied.get('rollback'), 'verify': applied.get('verify') or [],
             'seconds': dict(events.phase_seconds(self.plan, applied), total=round(total, 1)),
             'service_seconds': events.service_seconds(self.plan, applied),
@@ -222,10 +223,15 @@ class ActionModule(ActionBase):
                 result['ansible_stats'] = events.event_stats([result['event']])
         return result
 
+    def container_images(self, applied):
+        """{container: image} it runs, pinned by digest where the host reported one, else as planned."""
+        digests, images = applied.get('digests') or {}, applied.get('images') or {}
+        return dict((u['container'], digests.get(u['name']) or images.get(u['name']) or u.get('image'))
+                    for phase in self.plan['phases'] for u in phase if u.get('container'))
+
     def event(self, result, outcome, kind):
         spec = self.args['event']
-        images = dict((u.get('container'), result['images'].get(u['name'], u.get('image')))
-                      for phase in self.plan['phases'] for u in phase if u.get('container'))
+        images = result['container_images']
         details = dict(spec.get('details') or {}, scope=self.plan.get('scope', 'system'),
                        phases=[[u.get('service') or u['name'] for u in p] for p in self.plan['phases']],
                        touched=result['changed_services'], service_seconds=result['service_seconds'],

@@ -607,6 +607,17 @@ class Host(object):
         found = self.runner.json(['podman', 'image', 'inspect', '--', image], ok_rcs=(0, 125)) or []
         return found[0].get('Digest') if found else None
 
+    def digests(self, images):
+        """{image: digest} for the images on the host, in one podman call (one per image when some are missing,
+        as podman then leaves them out of its answer and the order no longer matches)."""
+        images = sorted(set(i for i in images if i))
+        if not images:
+            return {}
+        found = self.runner.json(['podman', 'image', 'inspect', '--'] + images, ok_rcs=(0, 125)) or []
+        if len(found) == len(images):
+            return dict((image, item.get('Digest')) for image, item in zip(images, found) if item.get('Digest'))
+        return dict((image, digest) for image, digest in ((i, self.digest(i)) for i in images) if digest)
+
     def exists(self, obj):
         rc, dummy, dummy = self.runner.podman(obj[0], 'exists', obj[1], ok_rcs=(0, 1))
         return rc == 0
@@ -1071,7 +1082,7 @@ class Transaction(object):
         self.restorer = Restorer(self.host, self.waiter, self.mask)
         self.record, self.locked = None, False
         self.result = {'changed': False, 'txn_id': None, 'recovered': [], 'units': {}, 'phases': [], 'routes': {},
-                       'secrets_changed': [], 'verify': [], 'images': {}, 'seconds': self.timer.seconds}
+                       'secrets_changed': [], 'verify': [], 'images': {}, 'digests': {}, 'seconds': self.timer.seconds}
 
     def fail(self, msg, **extra):
         self.result.update(extra)
@@ -1126,6 +1137,8 @@ class Transaction(object):
         self.protect(info['previous'].values())
         if self.report(plans, info, planner.images) and not self.module.check_mode:
             self.execute(plans, info)
+        if not self.module.check_mode:
+            self.report_digests()
 
     def plan_routes(self):
         """Each route read, rendered and checked (spec, policy, names through Traefik's API) before any change."""
@@ -1171,6 +1184,13 @@ class Transaction(object):
                                              'cause': self.mask('%s' % exc), 'evidence': {}}))
         self.commit()
         self.purge(plans)
+
+    def report_digests(self):
+        """The image of every present container pinned by the digest it runs (repo@sha256:...), for the history."""
+        images = self.result.get('images') or {}
+        found = self.host.digests(images.values())
+        self.result['digests'] = dict((name, pin_reference(image, found[image]))
+                                      for name, image in images.items() if image in found)
 
     def save(self, state, pause=True):
         self.record['state'] = state

@@ -120,8 +120,8 @@ options:
     default: {}
   publish:
     description:
-      - Publish the event (RV(event)) for the history. C(false) when the caller publishes its own event built from
-        this one (the C(deploy_service) playbook adds the pre-flight, approval and automation level to it).
+      - Publish the event (RV(event)) for the history. C(false) when the caller publishes an event of its own (the
+        C(deploy_service) playbook publishes one per run, with its pre-flight, approval and automation level).
       - "A failed run publishes its event only when the task's result is not failed (register it with
         C(failed_when: false) and fail afterwards, as the C(homelab.deploy.stack) role does); Ansible drops the
         statistics of a failed task."
@@ -191,6 +191,18 @@ recovered:
   elements: dict
 images:
   description: The image each unit file runs (pinned by digest with O(pin_images)).
+  returned: always
+  type: dict
+digests:
+  description:
+    - The image each container unit file runs, pinned by the digest it has on the host (C(repo@sha256:...)); the
+      history event records these. Empty in check mode and for images the host does not have.
+  returned: always
+  type: dict
+container_images:
+  description:
+    - C({container: image}) for every container of the plan, pinned by digest where the host reported one (see
+      RV(digests)), else the image as planned.
   returned: always
   type: dict
 failure:

@@ -452,6 +452,14 @@ images:
   returned: always
   type: dict
   sample: {demo-web.container: "localhost/hl-web@sha256:76ee20ec1d1aba1e4a0af7c12c4921b0cd2ecd247361a05b9f6b8f320d3b1b50"}
+digests:
+  description:
+    - The image of every present C(.container) unit pinned by the digest it has on the host (C(repo@sha256:...)),
+      read after the transaction in one C(podman image inspect); images not on the host are left out.
+    - Empty in check mode.
+  returned: always
+  type: dict
+  sample: {demo-web.container: "localhost/hl-web@sha256:76ee20ec1d1aba1e4a0af7c12c4921b0cd2ecd247361a05b9f6b8f320d3b1b50"}
 validation:
   description:
     - What the generator dry run over the set found, per file.

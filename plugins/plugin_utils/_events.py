@@ -28,14 +28,91 @@ def _service_names(plan):
 
 
 def deploy_event(kind, host, name, outcome, started, finished, images=None, pattern='', strategy='',
-                 phases=None, failure=None, details=None):
-    """One homelab_deploy_events entry: the history contract's fields, rounded and defaulted."""
-    return {
+                 phases=None, failure=None, details=None, automation_level=None):
+    """One homelab_deploy_events entry: the history contract's fields, rounded and defaulted (automation_level
+    only when a level gated the run)."""
+    event = {
         'kind': kind, 'host': host, 'name': name, 'pattern': pattern or '', 'images': dict(images or {}),
         'strategy': strategy or '', 'outcome': outcome, 'started': float(started),
         'duration': round(float(finished) - float(started), 1), 'phases': dict(phases or {}),
         'failure': failure or None, 'details': dict(details or {}),
     }
+    if automation_level is not None:
+        event['automation_level'] = automation_level
+    return event
+
+
+def _failed_item(failed):
+    """The failed result of a run: the failed loop item when the task looped, else the task's result."""
+    if not failed:
+        return {}
+    result = failed.get('result') or {}
+    items = [r for r in result.get('results') or [] if isinstance(r, dict) and r.get('failed')]
+    return (items or [result])[-1]
+
+
+def _first_line(text, default='failed'):
+    lines = ('%s' % (text or '')).splitlines()
+    return lines[0] if lines and lines[0] else default
+
+
+def _service_failure(failed, item, refused):
+    """The failure record of a deploy_service run: the executor's own record when the deploy failed, else one made
+    of the failed task (the approval when the automation level refused)."""
+    if item.get('failure'):
+        return item['failure']
+    evidence = '%s' % (item.get('status') or item.get('stderr') or '')
+    return {'service': (item.get('item') or {}).get('name', '') if isinstance(item.get('item'), dict) else '',
+            'check': 'approval' if refused else failed.get('task') or '',
+            'cause': _first_line(item.get('msg')), 'evidence': '\n'.join(evidence.splitlines()[-15:])}
+
+
+def _service_phases(started, marks):
+    """Seconds of the pre-flight, the deploy and the verification from the marks a run set as it went."""
+    out, previous = {}, float(started)
+    for phase in ('preflight', 'deploy', 'verify'):
+        if phase not in marks:
+            break
+        out[phase] = round(float(marks[phase]) - previous, 2)
+        previous = float(marks[phase])
+    return out
+
+
+def service_event(host, run, finished):
+    """The deploy_service event: one per run that is not in check mode, also for a refusal or a failure.
+
+    run: started, marks ({phase: epoch} set as each phase ended), name, pattern, result (the pattern_service
+    result, when the deploy ran), loaded (the pattern as loaded, for the images it would have run when the deploy
+    did not), preflight_strategy, gate and level
+    (automation), failed ({task, result} from the rescue), approved, recommended (the reason a pattern was
+    recommended, or None).
+    """
+    marks = run.get('marks') or {}
+    gate, failed = run.get('gate') or None, run.get('failed') or None
+    refused = bool(gate) and not gate.get('allowed')
+    result = run.get('result') if 'deploy' in marks else None
+    item = _failed_item(failed)
+    if not failed:
+        outcome = 'success'
+    elif refused:
+        outcome = 'refused'
+    else:
+        outcome = item.get('outcome') or ('rolled_back' if 'rollback' in item else 'failed')
+    if result:
+        images, strategy = result.get('container_images') or {}, result.get('strategy')
+    else:
+        loaded = run.get('loaded') or {}
+        images = dict(('%s-%s' % (run.get('name'), service), (spec or {}).get('image'))
+                      for service, spec in sorted((loaded.get('services') or {}).items()))
+        strategy = run.get('preflight_strategy') if 'preflight' in marks else ''
+    level = run.get('level') or None
+    details = {'changed': bool(result.get('changed')) if result else False, 'url': result.get('url') if result else None,
+               'approved': bool(run.get('approved')), 'gate': gate.get('reason') if gate else None,
+               'recommended': run.get('recommended')}
+    return deploy_event('deploy', host, run.get('name') or 'unknown', outcome, run['started'], finished, images=images,
+                        pattern=run.get('pattern'), strategy=strategy, phases=_service_phases(run['started'], marks),
+                        failure=_service_failure(failed, item, refused) if failed else None, details=details,
+                        automation_level=level.get('level') if level else None)
 
 
 def event_stats(events):

@@ -5,8 +5,10 @@ While the playbook runs, a thread plays the users: it sends requests to the serv
 (the harness forwards HLNODE_FORWARD to the node's port 80) and counts every answer. Intervals are seconds, so
 the four cases take a few minutes together.
 """
+import json
 import os
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -222,16 +224,48 @@ def test_refused_before_the_host_is_touched(run_playbook, extra, words):
     assert node('ls', '/etc/containers/systemd', '/etc/traefik/dynamic').stdout == before
 
 
-def test_one_run_per_service_and_a_killed_runs_lock_is_taken_over(run_playbook):
-    lock = '/run/homelab-deploy/canary/cnlock.lock'
-    assert node('mkdir', '-p', lock).returncode == 0                      # a run in progress
+def lock_owner(pid, label):
+    """The owner record homelab.deploy.run_lock writes for an ansible-playbook process of this controller."""
+    sys.path.insert(0, os.path.join(ROOT, 'tests', 'output', 'collections'))
     try:
-        res = release(run_playbook, canary_service='cnlock')
-        assert res.rc != 0 and any('another canary run of cnlock holds' in f for f in res.failures()), res.failures()
-        assert node('test', '-d', lock).returncode == 0                   # the other run's lock stays
-        assert node('touch', '-d', '-10 minutes', lock).returncode == 0   # ... until nobody renews it (killed run)
-        res = release(run_playbook, canary_service='cnlock')              # taken over: fails on the missing route
-        assert res.rc != 0 and res.task_results("Read the stable service's route"), res.failures()
-        assert node('test', '-e', lock).returncode != 0                   # and released at the end
+        from ansible_collections.homelab.deploy.plugins.action import run_lock  # pylint: disable=import-outside-toplevel
     finally:
-        node('rm', '-rf', lock)
+        sys.path.pop(0)
+    return dict(run_lock.run_owner(label, pid=pid), since=time.time())
+
+
+def put_lock(path, owner):
+    return subprocess.run(HLNODE + ['exec', '--', 'bash', '-c', 'mkdir -p "${1%/*}" && cat > "$1"', '-', path],
+                          input=json.dumps(owner), capture_output=True, text=True, check=False)
+
+
+def test_one_run_per_service_and_a_killed_runs_lock_is_taken_over_at_once(run_playbook):
+    lock = '/run/homelab-deploy/canary/cnlock.json'
+    other = subprocess.Popen(['sleep', '300'])                              # another run on this controller
+    try:
+        assert put_lock(lock, lock_owner(other.pid, 'canary of cnlock (other run)')).returncode == 0
+        res = release(run_playbook, canary_service='cnlock')
+        assert res.rc != 0 and any('held by canary of cnlock (other run) (pid %d' % other.pid in f and 'still runs' in f
+                                   for f in res.failures()), res.failures()
+        assert not res.task_results("Read the stable service's route")   # refused before the release began
+        assert json.loads(node('cat', lock).stdout)['pid'] == other.pid  # the other run's lock stays
+        other.kill()                                                      # the other run is killed
+        other.wait()
+        started = time.monotonic()
+        res = release(run_playbook, canary_service='cnlock')              # taken over at once: fails on the missing route
+        assert res.rc != 0 and res.task_results("Read the stable service's route"), res.failures()
+        assert res.task_results('Take the service\'s canary lock')[0]['took_over']['pid'] == other.pid
+        assert time.monotonic() - started < 60, 'no waiting for the lock to go stale'
+        assert node('test', '-e', lock).returncode != 0                   # and released at the end
+        # a lock of a run on another controller: refused, unless broken on purpose
+        elsewhere = {'id': 'elsewhere/boot:42:1', 'controller': 'elsewhere/boot', 'pid': 42, 'label': 'canary of cnlock'}
+        assert put_lock(lock, elsewhere).returncode == 0
+        res = release(run_playbook, canary_service='cnlock')
+        assert res.rc != 0 and any('on another controller' in f and 'break_lock=true' in f for f in res.failures())
+        res = release(run_playbook, canary_service='cnlock', canary_break_lock=True)
+        assert res.rc != 0 and res.task_results("Read the stable service's route"), res.failures()
+        assert node('test', '-e', lock).returncode != 0
+    finally:
+        other.kill()
+        other.wait()
+        node('rm', '-f', lock)

@@ -85,6 +85,14 @@ def test_one_transaction_with_units_routes_and_checks():
     assert 's3cret' not in repr(result)
 
 
+def test_the_event_records_the_digest_each_container_runs():
+    applied = dict(ROUTED, images={'demo-db.container': 'db:1', 'demo-web.container': 'web:2'},
+                   digests={'demo-db.container': 'db@sha256:1'})
+    result, dummy = run({'plan': PLAN}, {action.APPLY: [applied]})
+    assert result['digests'] == {'demo-db.container': 'db@sha256:1'}
+    assert result['event']['images'] == {'demo-db': 'db@sha256:1', 'demo-web': 'web:2'}, 'the tag where no digest is known'
+
+
 def test_failed_phase_is_reported_and_its_route_is_not_counted():
     failed = dict(ROUTED, failed=True, msg='db did not get healthy',
                   failure={'service': 'db', 'check': 'health', 'cause': 'unhealthy', 'evidence': 'exit 1'},

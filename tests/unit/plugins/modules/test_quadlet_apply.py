@@ -72,9 +72,10 @@ class FakeHost(object):
             return self.secret(args[1], args[-2] if args[-1] == '-' else args[-1], data)
         if args[:2] == ['image', 'exists']:
             return (0 if args[2] in self.images or '@' in args[2] else 1), '', ''
-        if args[:2] == ['image', 'inspect']:
-            digest = self.images.get(args[-1])
-            return (0, json.dumps([{'Digest': digest}]), '') if digest else (125, '[]', 'no such image')
+        if args[:2] == ['image', 'inspect']:  # like podman: the images it has, an error for the others
+            names = [a for a in args[2:] if a != '--']
+            found = [{'Digest': self.images[n]} for n in names if n in self.images]
+            return (0 if len(found) == len(names) else 125), json.dumps(found), ''
         if args[:2] == ['container', 'inspect']:
             return 0, json.dumps([self.inspect(n) for n in args[3:] if self.container_running(n)]), ''
         if args[0] == 'exec':
@@ -305,6 +306,19 @@ def test_apply_writes_reloads_once_and_starts_in_phase_order(capsys, host):
     assert journal_files(host) == ['demo.last.json']
     assert stat_mode(os.path.join(host.txn_dir, 'demo.last.json')) == 0o600
     assert 'first-password' not in json.dumps(result)
+
+
+def test_the_result_pins_every_running_image_by_digest_in_one_podman_call(capsys, host):
+    result = run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'}})
+    assert result['digests'] == {'demo-db.container': 'localhost/db@' + DIGEST, 'demo-web.container': 'localhost/web@' + DIGEST}
+    assert len([c for c in host.calls if c[1:3] == ['image', 'inspect']]) == 1
+    host.calls = []
+    again = run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'}})
+    assert not again['changed'] and again['digests'] == result['digests'], 'a run without changes reports them too'
+    del host.images['localhost/db:1']
+    assert run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'}})['digests'] == {
+        'demo-web.container': 'localhost/web@' + DIGEST}, 'an image podman does not know is left out'
+    assert run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'}}, check=True)['digests'] == {}
 
 
 def stat_mode(path):

@@ -110,3 +110,57 @@ def test_evidence_keeps_the_health_log_when_the_status_is_long():
     text = events.failure_record(PLAN, failure)['evidence']
     assert text.startswith('healthcheck exit 1: refused') and len(text) <= events.EVIDENCE_CHARS
     assert text.count('journal line') == 8
+
+
+# -- the deploy_service event ---------------------------------------------------------------------------------------
+
+SERVICE_RESULT = {'strategy': 'direct', 'changed': True, 'url': 'http://wiki.test/',
+                  'container_images': {'wiki-app': 'localhost/wiki@sha256:ab'}}
+
+
+def test_service_event_of_a_deploy_that_ran_pins_images_and_times_each_phase():
+    run = {'started': 100.0, 'marks': {'preflight': 101.5, 'deploy': 104.0, 'verify': 104.5}, 'name': 'wiki',
+           'pattern': 'web-app', 'result': SERVICE_RESULT, 'gate': {'allowed': True, 'reason': 'level 2'},
+           'level': {'level': 2}, 'approved': False, 'recommended': None}
+    event = events.service_event('node', run, 105.0)
+    assert event['outcome'] == 'success' and event['kind'] == 'deploy' and event['failure'] is None
+    assert event['images'] == {'wiki-app': 'localhost/wiki@sha256:ab'} and event['strategy'] == 'direct'
+    assert event['phases'] == {'preflight': 1.5, 'deploy': 2.5, 'verify': 0.5} and event['duration'] == 5.0
+    assert event['automation_level'] == 2
+    assert event['details'] == {'changed': True, 'url': 'http://wiki.test/', 'approved': False, 'gate': 'level 2',
+                                'recommended': None}
+
+
+def test_service_event_of_a_refusal_names_the_approval_and_the_images_it_would_have_run():
+    run = {'started': 100.0, 'marks': {}, 'name': 'wiki', 'pattern': 'web-app',
+           'loaded': {'services': {'app': {'image': 'wiki:2'}, 'db': {'image': 'pg:17'}}},
+           'gate': {'allowed': False, 'reason': 'level 1 needs approval'},
+           'failed': {'task': 'Refuse a deploy', 'result': {'msg': 'refused: level 1 needs approval\nmore'}}}
+    event = events.service_event('node', run, 100.2)
+    assert event['outcome'] == 'refused' and event['phases'] == {} and event['strategy'] == ''
+    assert event['images'] == {'wiki-app': 'wiki:2', 'wiki-db': 'pg:17'}
+    assert event['failure'] == {'service': '', 'check': 'approval', 'cause': 'refused: level 1 needs approval',
+                                'evidence': ''}
+    assert 'automation_level' not in event
+
+
+def test_service_event_keeps_the_executors_failure_record_and_outcome():
+    failure = {'service': 'app', 'check': 'health', 'cause': 'unhealthy', 'evidence': 'exit 1'}
+    run = {'started': 100.0, 'marks': {'preflight': 101.0}, 'name': 'wiki', 'preflight_strategy': 'canary',
+           'failed': {'task': 'Deploy the units', 'result': {'msg': 'x', 'outcome': 'rolled_back', 'failure': failure}}}
+    event = events.service_event('node', run, 110.0)
+    assert event['outcome'] == 'rolled_back' and event['failure'] == failure and event['strategy'] == 'canary'
+    assert event['phases'] == {'preflight': 1.0}
+
+
+def test_service_event_of_a_failed_loop_takes_the_failed_item_and_the_end_of_its_evidence():
+    status = '\n'.join('line %d' % i for i in range(30))
+    run = {'started': 100.0, 'marks': {'preflight': 101.0}, 'name': 'wiki',
+           'failed': {'task': 'Create the directories', 'result': {'msg': 'One or more items failed', 'results': [
+               {'changed': False}, {'failed': True, 'msg': 'permission denied\ndetail', 'item': {'name': 'data'},
+                                    'status': status}]}}}
+    event = events.service_event('node', run, 101.5)
+    assert event['outcome'] == 'failed'
+    assert event['failure']['service'] == 'data' and event['failure']['cause'] == 'permission denied'
+    assert event['failure']['check'] == 'Create the directories'
+    assert event['failure']['evidence'].splitlines() == ['line %d' % i for i in range(15, 30)]
