@@ -276,7 +276,7 @@ def read_text(path):
         return handle.read().decode('utf-8')
 
 
-def replace_file(path, text):
+def replace_file(path, text, mode=0o644):
     """Write text to path atomically: a temporary file beside it (.tmp is not a suffix Traefik loads), renamed."""
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
@@ -285,7 +285,7 @@ def replace_file(path, text):
             handle.write(to_bytes(text))
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.rename(tmp, path)
     except Exception:
         if os.path.exists(tmp):

@@ -104,6 +104,37 @@ def route_items(raw_routes):
     return items, hidden
 
 
+def file_items(raw_files, specs):
+    """The files option checked: absolute paths, each named once, restarts naming present units of the set."""
+    present = set(s['file'] for s in specs if s['state'] == 'present')
+    items = []
+    for index, raw in enumerate(raw_files or []):
+        path = raw.get('path') or ''
+        where = 'files[%d] (%s)' % (index, path)
+        if not os.path.isabs(path) or os.path.normpath(path) != path:
+            raise quadlet.QuadletError('%s: path must be an absolute, normalised path' % where)
+        try:
+            mode = int('%s' % (raw.get('mode') or '0644'), 8)
+        except ValueError:
+            raise quadlet.QuadletError('%s: mode must be octal such as 0644, got %r' % (where, raw.get('mode')))
+        unknown = sorted(set(raw.get('restarts') or ()) - present)
+        if unknown:
+            raise quadlet.QuadletError('%s: restarts names %s, not a present unit of this set' % (where, ', '.join(unknown)))
+        items.append({'path': path, 'content': raw['content'], 'mode': mode, 'restarts': list(raw.get('restarts') or [])})
+    paths = [i['path'] for i in items]
+    twice = sorted(set(p for p in paths if paths.count(p) > 1))
+    if twice:
+        raise quadlet.QuadletError('file(s) %s appear more than once in files' % ', '.join(twice))
+    return items
+
+
+def plan_file(item, text, mode):
+    """The file item with what the host has (before, mode_before) and whether it changes."""
+    plan = dict(item, before=text, mode_before=mode)
+    plan['changed'] = text != item['content'] or mode != item['mode']
+    return plan
+
+
 def route_report(item):
     action = 'unchanged' if not item.changed else ('write' if item.present else 'remove')
     return dict(item.info, action=action)
@@ -281,13 +312,17 @@ def diff_block(filename, text):
     return '# file: %s\n%s%s' % (filename, text, '' if not text or text.endswith('\n') else '\n')
 
 
-def build_diff(plans, secrets, mask, routes=()):
+def build_diff(plans, secrets, mask, routes=(), files=()):
     """before/after: the changed files one after the other under `# file: NAME` headers, secrets masked."""
     before, after = [], []
     for plan in plans:
         if plan['file_action'] != 'unchanged':
             before.append(diff_block(plan['file'], mask(plan['before'])))
             after.append(diff_block(plan['file'], mask(plan['after'])))
+    for item in files:
+        if item['changed']:
+            before.append(diff_block(item['path'], mask(item['before'])))
+            after.append(diff_block(item['path'], mask(item['content'])))
     for item in routes:
         if item.changed:
             before.append(diff_block(item.path, mask(item.old)))
@@ -329,7 +364,7 @@ def journal_unit(plan):
             'service_action': plan['service_action'], 'touched': plan['service_action'] == 'stop'}
 
 
-def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=None, routes=()):
+def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=None, routes=(), files=()):
     """The journal of a transaction before its first change: every unit it touches, the previous secrets,
     the route files it changes (path, text before, text after).
 
@@ -341,6 +376,8 @@ def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=
             'started': now, 'updated': now,
             'units': dict((p['file'], journal_unit(p)) for p in plans if touches(p)),
             'routes': dict((r.name, {'path': r.path, 'before': r.old, 'after': r.text}) for r in routes if r.changed),
+            'files': dict((f['path'], {'before': f['before'], 'mode': f['mode_before'], 'after': f['content']})
+                          for f in files if f['changed']),
             'secrets': dict(previous_secrets)}
 
 
@@ -393,6 +430,7 @@ def rollback_summary(rollback):
     """One line per thing a rollback did, for recovered[].actions and messages."""
     lines = ['restored %s' % f for f in rollback['restored']] + ['removed %s' % f for f in rollback['removed']]
     lines += ['route %s' % r for r in rollback.get('routes') or []]
+    lines += ['file %s' % f for f in rollback.get('files') or []]
     lines += ['secret %s restored' % s for s in rollback['secrets']]
     lines += ['daemon-reload'] if rollback.get('reloaded') else []
     lines += ['stopped %s' % s for s in rollback['stopped']] + ['restarted %s' % s for s in rollback['restarted']]
@@ -441,6 +479,14 @@ def leftover_journals(directory):
         return []
     return sorted(os.path.join(directory, n) for n in names
                   if n.endswith('.json') and not n.endswith('.last.json') and not n.startswith('.'))
+
+
+def stat_mode(path):
+    """The permission bits of a file, or None when there is none."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return None
 
 
 def read_json(path):
@@ -762,6 +808,9 @@ class Restorer(object):
                'reloaded': False, 'routes': [], 'errors': []}
         for name, item in sorted((record.get('routes') or {}).items()):
             self.step(out, self.restore_route, name, item, out)
+        out['files'] = []
+        for path, item in sorted((record.get('files') or {}).items()):
+            self.step(out, self.restore_config, path, item, out)
         self.step(out, self.stop, plan['stop'], out)
         for filename in plan['restore'] + plan['remove']:
             self.step(out, self.restore_file, record['units'][filename], filename, out)
@@ -796,6 +845,17 @@ class Restorer(object):
         else:
             route.replace_file(item['path'], item['before'])
             out['routes'].append('%s restored' % name)
+
+    @staticmethod
+    def restore_config(path, item, out):
+        """A file of the files option as it was before (removed when it was new), before its units restart."""
+        if item['before'] is None:
+            if os.path.lexists(path):
+                os.remove(path)
+                out['files'].append('%s removed' % path)
+        elif route.read_text(path) != item['before'] or stat_mode(path) != item['mode']:
+            route.replace_file(path, item['before'], item['mode'] if item['mode'] is not None else 0o644)
+            out['files'].append('%s restored' % path)
 
     def restore_file(self, unit, filename, out):
         self.host.put(filename, unit['before'])
@@ -1065,12 +1125,13 @@ class Transaction(object):
         check_txn_name(self.params['name'])
         self.specs = unit_specs(self.params['units'])
         self.routes, hidden = route_items(self.params.get('routes'))
+        self.files = file_items(self.params.get('files'), self.specs)
         module.no_log_values.update(hidden)
         quadlet.check_secret_names(self.params['secrets'] or {})
         check_verify(self.params['verify'])
-        if self.params['revert'] and (self.specs or self.routes):
-            raise quadlet.QuadletError('revert=true restores the last committed transaction; give no units or routes '
-                                       'with it')
+        if self.params['revert'] and (self.specs or self.routes or self.files):
+            raise quadlet.QuadletError('revert=true restores the last committed transaction; give no units, routes or '
+                                       'files with it')
         self.scope = podman.Scope(self.params['scope'], self.params['user'])
         self.runner = podman.Runner(module, self.scope)
         self.host = Host(module, self.scope, self.runner)
@@ -1081,7 +1142,7 @@ class Transaction(object):
         self.waiter = Waiter(self.host, self.params['health_interval'], self.mask, clock, sleep, progress=self.progress)
         self.restorer = Restorer(self.host, self.waiter, self.mask)
         self.record, self.locked = None, False
-        self.result = {'changed': False, 'txn_id': None, 'recovered': [], 'units': {}, 'phases': [], 'routes': {},
+        self.result = {'changed': False, 'txn_id': None, 'recovered': [], 'units': {}, 'phases': [], 'routes': {}, 'files': {},
                        'secrets_changed': [], 'verify': [], 'images': {}, 'digests': {}, 'seconds': self.timer.seconds}
 
     def fail(self, msg, **extra):
@@ -1121,9 +1182,9 @@ class Transaction(object):
         self.recover_all()
         if self.params['revert']:
             self.revert()
-        elif not self.specs and not self.routes and self.params['verify']:
+        elif not self.specs and not self.routes and not self.files and self.params['verify']:
             self.verify_only()
-        elif self.specs or self.routes:
+        elif self.specs or self.routes or self.files:
             self.apply()
 
     # -- apply -----------------------------------------------------------------------
@@ -1131,6 +1192,7 @@ class Transaction(object):
     def apply(self):
         t0 = self.clock()
         planner = Planner(self.module, self.scope, self.host)
+        self.plan_files()
         plans, info = planner.plan(self.specs, self.params['secrets'] or {}, self.params['pin_images'])
         self.plan_routes()
         self.timer.mark('validate', t0)
@@ -1139,6 +1201,14 @@ class Transaction(object):
             self.execute(plans, info)
         if not self.module.check_mode:
             self.report_digests()
+
+    def plan_files(self):
+        """Each file compared with the host's; a changed one restarts the units it names (restart=true)."""
+        self.files = [plan_file(item, route.read_text(item['path']), stat_mode(item['path'])) for item in self.files]
+        restart = set(unit for item in self.files if item['changed'] for unit in item['restarts'])
+        for spec in self.specs:
+            if spec['file'] in restart:
+                spec['restart'] = True
 
     def plan_routes(self):
         """Each route read, rendered and checked (spec, policy, names through Traefik's API) before any change."""
@@ -1156,16 +1226,19 @@ class Transaction(object):
         if info['validation'] is not None:
             self.result['validation'] = info['validation']
         self.result['routes'] = dict((r.name, route_report(r)) for r in self.routes)
+        self.result['files'] = dict((f['path'], {'action': 'write' if f['changed'] else 'unchanged',
+                                                 'restarts': f['restarts']}) for f in self.files)
         change = (is_change(plans, info['secrets_changed']) or any(p['purge_object'] for p in plans)
-                  or any(r.changed for r in self.routes))
+                  or any(r.changed for r in self.routes) or any(f['changed'] for f in self.files))
         self.result['changed'] = self.result['changed'] or change
         if self.module._diff:
-            self.result['diff'] = dict(build_diff(plans, info['secrets_changed'], self.mask, self.routes),
+            self.result['diff'] = dict(build_diff(plans, info['secrets_changed'], self.mask, self.routes, self.files),
                                        before_header=self.params['name'], after_header=self.params['name'])
         return change
 
     def execute(self, plans, info):
-        self.record = new_record(self.params['name'], self.scope, plans, info['previous'], routes=self.routes)
+        self.record = new_record(self.params['name'], self.scope, plans, info['previous'], routes=self.routes,
+                                 files=self.files)
         self.result['txn_id'] = self.record['txn_id']
         self.save('prepared')
         try:
@@ -1208,11 +1281,15 @@ class Transaction(object):
                 item.write()
 
     def write(self, plans, secrets):
-        """Unit files, then route files (Traefik loads those while the phases start), then secrets."""
+        """Unit files, the other files, then route files (Traefik loads those while the phases start), then
+        secrets."""
         t0 = self.clock()
         for plan in plans:
             if plan['file_action'] != 'unchanged':
                 self.host.put(plan['file'], plan['after'])
+        for item in self.files:
+            if item['changed']:
+                self.write_file(item)
         for item in self.routes:
             if item.changed and item.present:
                 item.write()
@@ -1220,6 +1297,14 @@ class Transaction(object):
             self.runner.set_secret(name, '%s' % self.params['secrets'][name])
         self.timer.mark('write', t0)
         self.save('written')
+
+    def write_file(self, item):
+        directory = os.path.dirname(item['path'])
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+            self.scope.own(directory)
+        route.replace_file(item['path'], item['content'], item['mode'])
+        self.scope.own(item['path'])
 
     def reload(self, plans):
         t0 = self.clock()

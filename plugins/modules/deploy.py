@@ -201,8 +201,8 @@ digests:
   type: dict
 container_images:
   description:
-    - C({container: image}) for every container of the plan, pinned by digest where the host reported one (see
-      RV(digests)), else the image as planned.
+    - "Image per container (C(container -> image)) for every container of the plan, pinned by digest where the
+      host reported one (see RV(digests)), else the image as planned."
   returned: always
   type: dict
 failure:

@@ -164,6 +164,38 @@ options:
     type: list
     elements: dict
     default: []
+  files:
+    description:
+      - Other files that belong to the set, such as a service's configuration (Traefik's static configuration, the
+        guide of a pattern service). Each is written with the unit files, before the daemon-reload and the phases,
+        atomically (a temporary file beside it, renamed), and put back as it was (or removed when it was new) when the
+        transaction rolls back or a killed run is recovered.
+      - A file whose text and mode are already as given is left alone. Missing parent directories are created
+        (mode 0755).
+      - In the user scope the files and the directories created for them belong to O(user).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the file.
+        type: str
+        required: true
+      content:
+        description: The file's text. It is shown in the diff (credential-like values and O(secrets) masked).
+        type: str
+        required: true
+      mode:
+        description: Permission bits, octal (C("0644"), C("0600")).
+        type: raw
+        default: "0644"
+      restarts:
+        description:
+          - Unit files of this set (present ones) to restart when this file changes, for services that read the file
+            only when they start (the unit is started when it does not run, as always).
+        type: list
+        elements: str
+        default: []
   progress_file:
     description:
       - Path of a new file (it must not exist) to which the module appends one JSON line per event while it runs
@@ -452,6 +484,11 @@ images:
   returned: always
   type: dict
   sample: {demo-web.container: "localhost/hl-web@sha256:76ee20ec1d1aba1e4a0af7c12c4921b0cd2ecd247361a05b9f6b8f320d3b1b50"}
+files:
+  description: What happened to each file of O(files) (C(action) write or unchanged, and the units it C(restarts)).
+  returned: always
+  type: dict
+  sample: {/etc/traefik/traefik.yml: {action: write, restarts: [traefik.container]}}
 digests:
   description:
     - The image of every present C(.container) unit pinned by the digest it has on the host (C(repo@sha256:...)),
@@ -576,6 +613,12 @@ def argument_spec():
         name=dict(type='str', required=True),
         units=dict(type='list', elements='dict', default=[], options=unit_options()),
         routes=dict(type='list', elements='dict', default=[]),
+        files=dict(type='list', elements='dict', default=[], options=dict(
+            path=dict(type='str', required=True),
+            content=dict(type='str', required=True),
+            mode=dict(type='raw', default='0644'),
+            restarts=dict(type='list', elements='str', default=[]),
+        )),
         progress_file=dict(type='path'),
         secrets=dict(type='dict', default={}, no_log=True),
         pin_images=dict(type='bool', default=False),

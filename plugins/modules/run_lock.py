@@ -64,8 +64,16 @@ options:
     description: Seconds to wait for the short flock that guards reading and writing the lock file.
     type: int
     default: 10
-notes:
-  - The module part takes internal options (C(owner), C(take_over)) the action plugin passes; do not set them.
+  owner:
+    description:
+      - Internal, set by the action plugin - the owner record of this run (id, controller, pid, label). Do not set
+        it.
+    type: dict
+  take_over:
+    description:
+      - Internal, set by the action plugin - the id of a lock to replace (its owner is gone); the lock is replaced
+        only when it still is that one. Do not set it.
+    type: str
 seealso:
   - module: homelab.deploy.quadlet_apply
 '''
@@ -179,7 +187,7 @@ def main():
         label=dict(type='str', default=''),
         break_lock=dict(type='bool', default=False),
         lock_timeout=dict(type='int', default=10),
-        owner=dict(type='dict', required=True),
+        owner=dict(type='dict'),
         take_over=dict(type='str'),
     ), supports_check_mode=True)
     if not (module.params['owner'] or {}).get('id'):

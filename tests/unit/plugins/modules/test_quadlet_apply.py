@@ -260,7 +260,12 @@ def journal_files(host):
     ({'units': [{'name': 'web.container'}]}, 'content is required'),
     ({'units': [{'name': 'web.container', 'state': 'absent', 'restart': True}]}, 'restart only applies to state=present'),
     ({'units': [NET, NET]}, 'appear more than once'),
-    ({'units': [NET], 'revert': True}, 'give no units or routes with it'),
+    ({'files': [{'path': 'etc/app.yml', 'content': 'x'}]}, 'files[0] (etc/app.yml): path must be an absolute'),
+    ({'files': [{'path': '/etc/app.yml', 'content': 'x', 'mode': 'rw'}]}, 'mode must be octal'),
+    ({'units': [NET], 'files': [{'path': '/etc/app.yml', 'content': 'x', 'restarts': ['demo-web.container']}]},
+     'restarts names demo-web.container, not a present unit of this set'),
+    ({'files': [{'path': '/etc/a.yml', 'content': 'x'}, {'path': '/etc/a.yml', 'content': 'y'}]}, 'appear more than once'),
+    ({'units': [NET], 'revert': True}, 'give no units, routes or files with it'),
     ({'units': [NET], 'secrets': {'a b': 'x'}}, 'invalid secret name'),
     ({'verify': [{'name': 'x', 'command': ['true']}]}, 'give container'),
     ({'scope': 'user'}, 'scope is user but all of the following are missing: user'),
@@ -784,3 +789,71 @@ def test_an_absent_route_goes_before_its_units_stop(capsys, host):
                                       'confirm': False}]})
     assert result['routes']['demo']['action'] == 'remove' and route_text(host) is None
     assert 'stop demo-web.service' in host.changes()
+
+
+# -- files -------------------------------------------------------------------------------------------------
+
+def config(host, text='level: info\n', mode='0640'):
+    return {'path': os.path.join(host.root, 'conf', 'web', 'app.yml'), 'content': text, 'mode': mode,
+            'restarts': ['demo-web.container']}
+
+
+def test_a_file_is_written_with_the_units_and_restarts_the_units_it_names_only_when_it_changes(capsys, host):
+    result = apply_v1(capsys, host, files=[config(host)])
+    path = config(host)['path']
+    assert result['files'] == {path: {'action': 'write', 'restarts': ['demo-web.container']}}
+    with open(path) as handle:
+        assert handle.read() == 'level: info\n'
+    assert stat_mode(path) == 0o640
+    again = run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'}, 'files': [config(host)]})
+    assert not again['changed'] and host.changes() == [] and again['files'][path]['action'] == 'unchanged'
+    changed = run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'},
+                           'files': [config(host, 'level: debug\n')]})
+    assert changed['changed'] and host.changes() == ['restart demo-web.service'], 'no reload: no unit file changed'
+    assert 'level: info' in changed['diff']['before'] and 'level: debug' in changed['diff']['after']
+    host.calls = []
+    run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'},
+                 'files': [config(host, 'level: debug\n', '0600')]})
+    assert host.changes() == ['restart demo-web.service'] and stat_mode(path) == 0o600, 'a mode change is a change'
+
+
+def test_check_mode_reports_a_file_and_writes_nothing(capsys, host):
+    result = run(capsys, {'units': [NET], 'files': [dict(config(host), restarts=[])]}, check=True)
+    assert result['changed'] and result['files'][config(host)['path']]['action'] == 'write'
+    assert 'level: info' in result['diff']['after'] and not os.path.exists(os.path.join(host.root, 'conf'))
+
+
+def test_a_failed_transaction_puts_the_files_back_and_removes_new_ones(capsys, host):
+    apply_v1(capsys, host, files=[config(host)])
+    path = config(host)['path']
+    new = os.path.join(host.root, 'conf', 'web', 'extra.yml')
+    host.unhealthy.add('V=2')
+    result = run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'},
+                          'files': [config(host, 'level: debug\n'), {'path': new, 'content': 'x\n'}]})
+    assert result['failed'] and result['rollback']['ok'], result['msg']
+    assert sorted(result['rollback']['files']) == sorted(['%s removed' % new, '%s restored' % path])
+    with open(path) as handle:
+        assert handle.read() == 'level: info\n'
+    assert stat_mode(path) == 0o640 and not os.path.exists(new)
+
+
+def test_a_killed_run_that_wrote_a_file_is_rolled_back_by_the_next(capsys, host, monkeypatch):
+    apply_v1(capsys, host, files=[config(host)])
+    path = config(host)['path']
+
+    def killed(self, state, pause=True):
+        if state == 'written':
+            raise Killed()
+        original_save(self, state, pause)
+    original_save = txn.Transaction.save
+    monkeypatch.setattr(txn.Transaction, 'save', killed)
+    with pytest.raises(Killed):
+        run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'},
+                     'files': [config(host, 'level: debug\n')]})
+    monkeypatch.setattr(txn.Transaction, 'save', original_save)
+    with open(path) as handle:
+        assert handle.read() == 'level: debug\n', 'the kill came after the write'
+    result = run(capsys, {'units': [NET], 'verify': []})
+    assert result['recovered'] and any(a == 'file %s restored' % path for a in result['recovered'][0]['actions'])
+    with open(path) as handle:
+        assert handle.read() == 'level: info\n'
