@@ -4,8 +4,8 @@
 """The deploy executor (controller side): turns a plan into host transactions and prints progress.
 
 One quadlet_apply call applies the whole plan under one host lock: every unit (all phases and their health
-waits), the Traefik routes (written with the units, confirmed after the last phase) and the verification
-checks; a failure anywhere rolls all of it back. The history event is built once, by plugin_utils._events.
+waits), the files that belong with them, the Traefik routes (written with the units, confirmed after the last
+phase) and the verification checks; a failure anywhere rolls all of it back. The history event is built once, by plugin_utils._events.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,6 +49,7 @@ ARGUMENT_SPEC = dict(
     rollback=dict(type='bool', default=True),
     verify=dict(type='bool', default=True),
     checks=dict(type='list', elements='dict', default=[]),
+    files=dict(type='list', elements='dict', default=[]),
     lock_timeout=dict(type='int', default=120),
     health_interval=dict(type='float', default=1.0),
     health_timeout=dict(type='int'),
@@ -161,7 +162,8 @@ class ActionModule(ActionBase):
         routes = [self.route_args(r) for r in self.plan.get('routes') or []]
         checks = ((self.plan.get('verify') or []) + self.args['checks']) if self.args['verify'] else []
         applied = self.call(APPLY, self.apply_args(units=self.units(), secrets=self.args['secrets'],
-                                                   pin_images=self.args['pin_images'], routes=routes, verify=checks))
+                                                   pin_images=self.args['pin_images'], routes=routes, verify=checks,
+                                                   files=self.args['files']))
         self.show_phases(applied)
         return self.finish(applied, self.outcome(applied) if applied.get('failed') else 'success')
 

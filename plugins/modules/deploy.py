@@ -93,6 +93,14 @@ options:
     type: list
     elements: dict
     default: []
+  files:
+    description:
+      - Files that belong with the plan's units (a service's configuration, its guide), written in the same
+        transaction; the O(homelab.deploy.quadlet_apply#module:files) items (path, content, mode, restarts).
+      - Only with O(state=present).
+    type: list
+    elements: dict
+    default: []
   lock_timeout:
     description: Seconds to wait for another run on the same host to release the host lock.
     type: int
