@@ -158,6 +158,31 @@ def _same_digest(declared, info):
     return '@' in declared and declared.split('@', 1)[1] == info.get('ImageDigest')
 
 
+UNRESOLVED = object()
+
+
+def expanded(value):
+    """What podman gets for a value Quadlet puts on ExecStart, after systemd expanded it: %% -> %, $$ -> $.
+
+    UNRESOLVED when it refers to a specifier (%h) or a variable ($VAR, ${VAR}) that only systemd resolves, so the
+    running value cannot be predicted here. None stays None.
+    """
+    if value is None or ('%' not in value and '$' not in value):
+        return value
+    out, index = [], 0
+    while index < len(value):
+        char, following = value[index], value[index + 1:index + 2]
+        if char in '%$' and following == char:
+            out.append(char)
+            index += 2
+            continue
+        if char == '%' or (char == '$' and (following == '{' or following.isalpha() or following == '_')):
+            return UNRESOLVED
+        out.append(char)
+        index += 1
+    return ''.join(out)
+
+
 def compare_env(spec, info, image, ignored_env):
     declared = dict(spec.get('env') or {})
     running = pairs_to_dict((info.get('Config') or {}).get('Env'))
@@ -172,9 +197,9 @@ def compare_env(spec, info, image, ignored_env):
             continue
         if extra_allowed and key not in declared:
             continue
-        want = declared.get(key, baseline.get(key))
+        want = expanded(declared[key]) if key in declared else baseline.get(key)
         got = running.get(key)
-        if want != got:
+        if want is not UNRESOLVED and want != got:
             out.append(finding('env.%s' % key, *_masked(key, want, got)))
     return out
 
@@ -196,8 +221,8 @@ def compare_labels(spec, info, image, ignored_labels):
     for key in sorted(set(declared) | set(running)):
         if key in ignored_labels and key not in declared:
             continue
-        want = declared.get(key, baseline.get(key))
-        if want != running.get(key):
+        want = expanded(declared[key]) if key in declared else baseline.get(key)
+        if want is not UNRESOLVED and want != running.get(key):
             out.append(finding('labels.%s' % key, want, running.get(key)))
     return out
 
@@ -297,8 +322,8 @@ def compare_command(spec, info, image):
     config = info.get('Config') or {}
     image_config = (image or {}).get('Config') or {}
     out = []
-    want_cmd = spec.get('command') or image_config.get('Cmd') or []
-    if list(config.get('Cmd') or []) != list(want_cmd):
+    want_cmd = [expanded(word) for word in spec.get('command') or []] or image_config.get('Cmd') or []
+    if UNRESOLVED not in want_cmd and list(config.get('Cmd') or []) != list(want_cmd):
         out.append(finding('command', want_cmd, config.get('Cmd') or []))
     want_entry = spec.get('entrypoint')
     running_entry = config.get('Entrypoint')

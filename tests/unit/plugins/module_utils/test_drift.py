@@ -276,3 +276,20 @@ def test_env_secrets_and_environment_files_are_not_drift():
     assert drift.compare_env(spec_secret, with_secret, fixture('image_inspect.json')[0], set(drift.DEFAULT_IGNORED_ENV)) == []
     spec_file = unit(fixture('fxweb.container').replace('[Container]\n', '[Container]\nEnvironmentFile=/etc/fx.env\n'))['spec']
     assert drift.compare_env(spec_file, with_secret, fixture('image_inspect.json')[0], set(drift.DEFAULT_IGNORED_ENV)) == []
+
+
+@pytest.mark.parametrize('value, running', [
+    ('plain', 'plain'), ('x$$y', 'x$y'), ('p%%q', 'p%q'), ('50%% of $$5', '50% of $5'), ('a$', 'a$'), ('$1', '$1'),
+    ('${HOME}/x', drift.UNRESOLVED), ('$HOME', drift.UNRESOLVED), ('%h/data', drift.UNRESOLVED), (None, None),
+])
+def test_values_are_compared_as_systemd_hands_them_to_podman(value, running):
+    assert drift.expanded(value) == running
+
+
+def test_escaped_dollar_and_percent_are_not_drift_and_systemd_variables_are_not_judged():
+    services, dummy = check('inspect_clean.json', units=edited('Environment=HL_WEB_MESSAGE=hello\n',
+                                                               'Environment=HL_WEB_MESSAGE=hel%%lo$$\n'))
+    assert fields(services[0]) == {'env.HL_WEB_MESSAGE': ('hel%lo$', 'hello', 'restart')}, 'compared unescaped'
+    services, dummy = check('inspect_clean.json', units=edited('Environment=HL_WEB_MESSAGE=hello\n',
+                                                               'Environment=HL_WEB_MESSAGE=${GREETING}\n'))
+    assert 'env.HL_WEB_MESSAGE' not in fields(services[0]), 'only systemd knows ${GREETING}'
