@@ -453,6 +453,49 @@ def canary_unit_text(stable_text, container, image, environment=None, canary=Tru
                                  % (container, '-canary' if canary else '', to_native(exc)))
 
 
+_HOST_RULE_RE = re.compile(r'Host\(`([^`]+)`\)')
+
+
+def canary_route(text, service, container, suffix='-canary', path=''):
+    """What a canary needs from the stable service's Traefik route file (its YAML text).
+
+    Returns the router (rule, entrypoints, middlewares, priority, tls as traefik_route takes it), the stable URLs,
+    the same URLs pointed at the canary container (<container><suffix>), pass_host_header, the route's first
+    host name, and whether a canary is already under way (the file splits the traffic: <service>-stable). Refuses
+    a route that does not point at the container or defines middlewares of its own, naming the file.
+    """
+    where = path or '%s.yml' % service
+    try:
+        import yaml  # pylint: disable=import-outside-toplevel  # PyYAML comes with ansible-core
+        http = (yaml.safe_load(text or '') or {}).get('http') or {}
+    except (yaml.YAMLError, AttributeError) as exc:
+        raise AnsibleFilterError('canary: cannot read the route file %s: %s' % (where, to_native(exc)))
+    router = (http.get('routers') or {}).get(service)
+    services = http.get('services') or {}
+    own = services.get(service) or {}
+    balancer = own.get('loadBalancer') or (services.get('%s-stable' % service) or {}).get('loadBalancer')
+    if not router or not balancer:
+        raise AnsibleFilterError('canary: %s has no router and service named %s' % (where, service))
+    stable = [server.get('url') for server in balancer.get('servers') or [] if server.get('url')]
+    host_re = re.compile(r'^(https?://)%s(?=[:/]|$)' % re.escape(container))
+    canary = [host_re.sub(lambda m: m.group(1) + container + suffix, url) for url in stable]
+    if http.get('middlewares') or not stable or canary == stable:
+        raise AnsibleFilterError('canary: %s must route to the container %s (URLs %s) and define no middlewares of its '
+                                 'own (shared NAME@file middlewares are fine)' % (where, container, stable))
+    tls = router.get('tls')
+    if isinstance(tls, dict):
+        tls = dict((k, v) for k, v in (('cert_resolver', tls.get('certResolver')), ('options', tls.get('options')))
+                   if v is not None)
+    elif tls is not None:
+        tls = {}
+    hosts = _HOST_RULE_RE.findall(router.get('rule') or '')
+    return {'router': {'rule': router.get('rule'), 'entrypoints': router.get('entryPoints'),
+                       'middlewares': list(router.get('middlewares') or []), 'priority': router.get('priority'),
+                       'tls': tls},
+            'stable_urls': stable, 'canary_urls': canary, 'pass_host_header': balancer.get('passHostHeader', True),
+            'hostname': hosts[0] if hosts else None, 'in_progress': 'loadBalancer' not in own}
+
+
 class FilterModule(object):
     """Canary analysis filters."""
 
@@ -463,6 +506,7 @@ class FilterModule(object):
             'canary_weights': _wrap(canary_weights),
             'canary_unit': _wrap(canary_unit),
             'canary_unit_text': _wrap(canary_unit_text),
+            'canary_route': _wrap(canary_route),
         }
 
 

@@ -292,3 +292,61 @@ def test_canary_unit_text_refuses_what_cannot_be_rendered():
 
 def test_canary_unit_text_is_a_filter():
     assert cf.FilterModule().filters()['canary_unit_text'](STABLE_UNIT, 'cnweb', None, None, False) == STABLE_UNIT
+
+
+# -- the stable route ------------------------------------------------------------------------------------------
+
+ROUTE = '''http:
+  routers:
+    wiki:
+      rule: "Host(`wiki.test`) && PathPrefix(`/`)"
+      service: wiki
+      entryPoints: [websecure]
+      middlewares: [security-headers@file]
+      priority: 10
+      tls: {certResolver: le}
+  services:
+    wiki:
+      loadBalancer:
+        servers:
+          - url: "http://wiki-app:8080"
+        passHostHeader: false
+'''
+SPLIT = '''http:
+  routers:
+    wiki: {rule: "Host(`wiki.test`)", service: wiki}
+  services:
+    wiki:
+      weighted:
+        services: [{name: wiki-stable, weight: 80}, {name: wiki-canary, weight: 20}]
+    wiki-stable:
+      loadBalancer: {servers: [{url: "http://wiki-app:8080/"}]}
+    wiki-canary:
+      loadBalancer: {servers: [{url: "http://wiki-app-canary:8080/"}]}
+'''
+
+
+def test_canary_route_reads_the_router_and_points_the_urls_at_the_canary():
+    route = cf.canary_route(ROUTE, 'wiki', 'wiki-app')
+    assert route['router'] == {'rule': 'Host(`wiki.test`) && PathPrefix(`/`)', 'entrypoints': ['websecure'],
+                               'middlewares': ['security-headers@file'], 'priority': 10, 'tls': {'cert_resolver': 'le'}}
+    assert route['stable_urls'] == ['http://wiki-app:8080'] and route['canary_urls'] == ['http://wiki-app-canary:8080']
+    assert route['pass_host_header'] is False and route['hostname'] == 'wiki.test' and not route['in_progress']
+
+
+def test_canary_route_of_a_split_under_way_takes_the_stable_backend():
+    route = cf.canary_route(SPLIT, 'wiki', 'wiki-app')
+    assert route['in_progress'] and route['stable_urls'] == ['http://wiki-app:8080/']
+    assert route['canary_urls'] == ['http://wiki-app-canary:8080/'] and route['pass_host_header'] is True
+    assert route['router']['tls'] is None and route['router']['entrypoints'] is None
+
+
+@pytest.mark.parametrize('text, words', [
+    (ROUTE.replace('wiki-app:8080', 'other:8080'), 'must route to the container wiki-app'),
+    (ROUTE + '  middlewares:\n    strip: {stripPrefix: {prefixes: [/x]}}\n', 'define no middlewares of its own'),
+    (ROUTE.replace('    wiki:\n      rule', '    other:\n      rule'), 'has no router and service named wiki'),
+    ('http: [', 'cannot read the route file /d/wiki.yml'),
+])
+def test_canary_route_refuses_naming_the_file(text, words):
+    with pytest.raises(AnsibleFilterError, match=words):
+        cf.canary_route(text, 'wiki', 'wiki-app', path='/d/wiki.yml')
