@@ -292,8 +292,31 @@ def phase_groups(plans):
 
 
 def unit_report(plan):
-    return {'action': plan['file_action'], 'service': plan['service_action'], 'service_name': plan['service_name'],
-            'container': plan.get('container'), 'seconds_to_healthy': None}
+    report = {'action': plan['file_action'], 'service': plan['service_action'], 'service_name': plan['service_name'],
+              'container': plan.get('container'), 'seconds_to_healthy': None}
+    if plan.get('health_note'):
+        report['health'] = plan['health_note']
+    return report
+
+
+NOTIFY_HEALTHY_RE = re.compile(r'(?mi)^[ \t]*Notify[ \t]*=[ \t]*healthy[ \t]*\n?')
+
+
+def waits_on_image_healthcheck(unit, unit_type):
+    """The image a .container unit relies on for its health (Notify=healthy without HealthCmd=), or None."""
+    if unit_type != 'container':
+        return None
+    if (unit.get('Container', 'Notify') or '').strip().lower() != 'healthy' or unit.get('Container', 'HealthCmd'):
+        return None
+    image = unit.get('Container', 'Image') or ''
+    return None if not image or image.endswith('.image') or image.endswith('.build') else image
+
+
+def image_has_healthcheck(inspected):
+    """Whether a podman image inspect entry declares a HEALTHCHECK that runs (not NONE)."""
+    check = ((inspected.get('Config') or {}).get('Healthcheck') or inspected.get('HealthCheck') or {})
+    test = check.get('Test') or []
+    return bool(test) and test[0].upper() != 'NONE'
 
 
 def phase_report(phase, plans):
@@ -649,9 +672,14 @@ class Host(object):
     def secret_values(self, names):
         return dict((name, self.runner.secret_value(name)) for name in sorted(names))
 
-    def digest(self, image):
+    def image(self, image):
+        """podman image inspect's entry for an image, or None when the host does not have it."""
         found = self.runner.json(['podman', 'image', 'inspect', '--', image], ok_rcs=(0, 125)) or []
-        return found[0].get('Digest') if found else None
+        return found[0] if found else None
+
+    def digest(self, image):
+        found = self.image(image)
+        return found.get('Digest') if found else None
 
     def digests(self, images):
         """{image: digest} for the images on the host, in one podman call (one per image when some are missing,
@@ -977,17 +1005,44 @@ class Planner(object):
             return None
         if spec['content'] is None:
             return self.kept(spec)
-        if not pin:
-            return spec['content']
         try:
             unit = parse_unit(spec['content'], spec['file'])
         except UnitFileError:
             return spec['content']  # parse_all reports it
+        text = self.health_from_image(spec, unit, spec['content'])
+        if not pin:
+            return text
         image = image_to_pin(unit, spec['type'])
         digest = self.host.digest(image) if image else None
         if image and digest is None:
             self.cannot_pin(spec, unit, image)
-        return rewrite_image(spec['content'], image, pin_reference(image, digest)) if digest else spec['content']
+        return rewrite_image(text, image, pin_reference(image, digest)) if digest else text
+
+    def health_from_image(self, spec, unit, text):
+        """Notify=healthy only when a healthcheck runs: a unit that relies on its image's own HEALTHCHECK, whose
+        image has none, is started without it (systemd would wait for ever) and waited on until running. The image
+        is pulled first when the host does not have it yet (so the answer comes from the image that will run)."""
+        image = waits_on_image_healthcheck(unit, spec['type'])
+        if image is None:
+            return text
+        found = self.host.image(image) or self.pull(spec, unit, image)
+        if found is None:
+            return text  # not on the host and not pulled here (check mode, Pull=never): refused or judged later
+        if image_has_healthcheck(found):
+            return text
+        spec['health_note'] = ('image %s has no HEALTHCHECK: started without Notify=healthy, waited on until it runs'
+                               % image)
+        return NOTIFY_HEALTHY_RE.sub('', text, count=1)
+
+    def pull(self, spec, unit, image):
+        if self.module.check_mode or quadlet.images_to_check(unit, spec['type']):
+            return None
+        try:
+            self.host.runner.podman('pull', '--quiet', '--', image)
+        except podman.CommandError as exc:
+            raise Refused('cannot pull image %s of %s: %s. Nothing was changed.' % (image, spec['file'], exc),
+                          missing_images=[image])
+        return self.host.image(image)
 
     @staticmethod
     def kept(spec):

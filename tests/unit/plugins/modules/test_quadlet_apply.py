@@ -52,6 +52,8 @@ class FakeHost(object):
         self.unhealthy = set()  # text in a loaded unit that makes its container's healthcheck fail
         self.images = {'localhost/db:1': DIGEST, 'localhost/web:1': DIGEST, 'localhost/web:2': DIGEST}
         self.secrets = {}
+        self.healthchecks = {}  # image -> its HEALTHCHECK test
+        self.registry = set()   # images a pull finds
         self.objects = set()
         self.exec_rc = 0
         self.calls = []
@@ -74,8 +76,15 @@ class FakeHost(object):
             return (0 if args[2] in self.images or '@' in args[2] else 1), '', ''
         if args[:2] == ['image', 'inspect']:  # like podman: the images it has, an error for the others
             names = [a for a in args[2:] if a != '--']
-            found = [{'Digest': self.images[n]} for n in names if n in self.images]
+            found = [dict({'Digest': self.images[n]}, **({'Config': {'Healthcheck': {'Test': self.healthchecks[n]}}}
+                                                         if n in self.healthchecks else {}))
+                     for n in names if n in self.images]
             return (0 if len(found) == len(names) else 125), json.dumps(found), ''
+        if args[0] == 'pull':
+            if args[-1] not in self.registry:
+                return 125, '', 'Error: initializing source docker://%s: manifest unknown' % args[-1]
+            self.images[args[-1]] = DIGEST
+            return 0, DIGEST, ''
         if args[:2] == ['container', 'inspect']:
             return 0, json.dumps([self.inspect(n) for n in args[3:] if self.container_running(n)]), ''
         if args[0] == 'exec':
@@ -857,3 +866,45 @@ def test_a_killed_run_that_wrote_a_file_is_rolled_back_by_the_next(capsys, host,
     assert result['recovered'] and any(a == 'file %s restored' % path for a in result['recovered'][0]['actions'])
     with open(path) as handle:
         assert handle.read() == 'level: info\n'
+
+
+# -- health from the image -------------------------------------------------------------------------------------
+
+def relying(image):
+    return {'name': 'demo-cache.container', 'phase': 1,
+            'content': '[Container]\nImage=%s\nContainerName=demo-cache\nNotify=healthy\n' % image}
+
+
+def test_notify_healthy_is_dropped_for_an_image_without_a_healthcheck(capsys, host):
+    result = run(capsys, {'units': [relying('localhost/db:1')]})
+    assert not result.get('failed'), result.get('msg')
+    assert 'Notify=' not in host.read('demo-cache.container'), 'systemd would wait for ever'
+    assert 'has no HEALTHCHECK' in result['units']['demo-cache.container']['health']
+    again = run(capsys, {'units': [relying('localhost/db:1')]})
+    assert not again['changed'], 'the same answer on every run: idempotent'
+
+
+def test_notify_healthy_stays_when_the_image_has_a_healthcheck_or_disables_it(capsys, host):
+    host.healthchecks['localhost/db:1'] = ['CMD', 'pg_isready']
+    run(capsys, {'units': [relying('localhost/db:1')]})
+    assert 'Notify=healthy' in host.read('demo-cache.container')
+    host.healthchecks['localhost/db:1'] = ['NONE']
+    run(capsys, {'units': [relying('localhost/db:1')]})
+    assert 'Notify=' not in host.read('demo-cache.container'), 'HEALTHCHECK NONE runs no check either'
+
+
+def test_a_missing_image_is_pulled_before_anything_changes_and_a_failed_pull_changes_nothing(capsys, host):
+    host.registry.add('registry.test/cache:1')
+    result = run(capsys, {'units': [relying('registry.test/cache:1')]})
+    assert not result.get('failed') and ['podman', 'pull', '--quiet', '--', 'registry.test/cache:1'] in host.calls
+    assert 'Notify=' not in host.read('demo-cache.container')
+    failed = run(capsys, {'units': [NET, relying('registry.test/gone:1')]})
+    assert failed['failed'] and 'cannot pull image registry.test/gone:1 of demo-cache.container' in failed['msg']
+    assert 'manifest unknown' in failed['msg'] and 'Nothing was changed' in failed['msg']
+    assert not os.path.exists(os.path.join(host.unit_dir, 'demo.network'))
+
+
+def test_check_mode_pulls_nothing(capsys, host):
+    host.registry.add('registry.test/cache:1')
+    result = run(capsys, {'units': [relying('registry.test/cache:1')]}, check=True)
+    assert result['changed'] and not [c for c in host.calls if c[1:2] == ['pull']]
