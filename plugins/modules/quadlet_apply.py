@@ -32,6 +32,11 @@ description:
   - Traefik routes of the set (O(routes)) are part of the transaction. They are planned and checked with the
     units, written with the unit files, confirmed through Traefik's API after the last phase, rolled back with
     the units, and kept in the journal and the rollback point.
+  - "C(Notify=healthy) only where a healthcheck runs: a C(.container) unit with C(Notify=healthy) and no
+    C(HealthCmd=) relies on its image's own HEALTHCHECK. When the image has none (or C(HEALTHCHECK NONE)), the unit
+    is written without C(Notify=healthy) (systemd would wait for ever) and waited on until its container runs;
+    RV(units) says so in its C(health) note. An image the host does not have yet is pulled first, before anything
+    changes (not in check mode); a failed pull fails the task naming the image and the registry's error."
   - Only one run per host at a time, under the same lock as M(homelab.deploy.quadlet) (an C(flock) on
     C(/run/homelab-deploy.lock), or C(homelab-deploy.lock) in the user's runtime directory), held by the module's
     own process for the whole call, so the kernel releases it when that process dies.
@@ -435,6 +440,10 @@ units:
     seconds_to_healthy:
       description: Seconds from the start of its phase until it was healthy, when it was waited for.
       type: float
+    health:
+      description: Why C(Notify=healthy) was left out of the unit (its image has no HEALTHCHECK), when it was.
+      type: str
+      returned: when the unit relies on an image without a HEALTHCHECK
   sample:
     demo-web.container: {action: write, service: restart, service_name: demo-web.service, container: demo-web,
                          seconds_to_healthy: 3.2}

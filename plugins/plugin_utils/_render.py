@@ -8,8 +8,8 @@ container model (a plain dict, see CONTAINER_DEFAULTS); everything from there on
 
 * hardening defaults (NoNewPrivileges=true unless the model says otherwise),
 * health semantics (healthcheck absent or cmd null = the image's own, 'none' or {cmd: none} = HealthCmd=none
-  and no Notify=, an explicit cmd = HealthCmd=; Notify=healthy whenever a healthcheck runs and the service is
-  waited on),
+  and no Notify=, an explicit cmd = HealthCmd=; Notify=healthy when the service is waited on and a healthcheck
+  runs: for the image's own, the host transaction (quadlet_apply) leaves Notify= out when the image has none),
 * escaping: Quadlet copies [Container] values into the ExecStart= of the service it generates, where systemd
   expands % specifiers and $VAR; a literal value has % doubled and $ doubled (Description= only %),
 * naming (<name>.container runs as <name>.service; .network/.volume units as <base>-network.service ...),
