@@ -299,6 +299,7 @@ def unit_report(plan):
     return report
 
 
+IMAGE_LINE_RE = re.compile(r'(?m)^[ \t]*Image[ \t]*=[ \t]*(\S+)[ \t]*$')
 NOTIFY_HEALTHY_RE = re.compile(r'(?mi)^[ \t]*Notify[ \t]*=[ \t]*healthy[ \t]*\n?')
 
 
@@ -652,6 +653,7 @@ class Host(object):
 
     def __init__(self, module, scope, runner):
         self.module, self.scope, self.runner = module, scope, runner
+        self.image_cache = {}  # image -> podman image inspect entry, for the images the host has
 
     def store(self, filename):
         return quadlet.UnitStore(self.module, self.scope, filename)
@@ -672,25 +674,34 @@ class Host(object):
     def secret_values(self, names):
         return dict((name, self.runner.secret_value(name)) for name in sorted(names))
 
+    def images(self, images):
+        """{image: podman image inspect entry} for the images the host has: one podman call for all the images not
+        asked about yet (one per image when some are missing, as podman then leaves them out of its answer and the
+        order no longer matches); kept for the rest of the transaction."""
+        wanted = sorted(set(i for i in images if i and i not in self.image_cache))
+        if wanted:
+            found = self.runner.json(['podman', 'image', 'inspect', '--'] + wanted, ok_rcs=(0, 125)) or []
+            if len(found) != len(wanted):
+                found = [(self.runner.json(['podman', 'image', 'inspect', '--', i], ok_rcs=(0, 125)) or [None])[0]
+                         for i in wanted]
+            self.image_cache.update((i, entry) for i, entry in zip(wanted, found) if entry)
+        return dict((i, self.image_cache[i]) for i in images if i in self.image_cache)
+
+    def forget_images(self):
+        """After starts that may have pulled or re-tagged images: ask podman again."""
+        self.image_cache = {}
+
     def image(self, image):
         """podman image inspect's entry for an image, or None when the host does not have it."""
-        found = self.runner.json(['podman', 'image', 'inspect', '--', image], ok_rcs=(0, 125)) or []
-        return found[0] if found else None
+        return self.images([image]).get(image)
 
     def digest(self, image):
         found = self.image(image)
         return found.get('Digest') if found else None
 
     def digests(self, images):
-        """{image: digest} for the images on the host, in one podman call (one per image when some are missing,
-        as podman then leaves them out of its answer and the order no longer matches)."""
-        images = sorted(set(i for i in images if i))
-        if not images:
-            return {}
-        found = self.runner.json(['podman', 'image', 'inspect', '--'] + images, ok_rcs=(0, 125)) or []
-        if len(found) == len(images):
-            return dict((image, item.get('Digest')) for image, item in zip(images, found) if item.get('Digest'))
-        return dict((image, digest) for image, digest in ((i, self.digest(i)) for i in images) if digest)
+        """{image: digest} for the images on the host."""
+        return dict((i, entry['Digest']) for i, entry in self.images(images).items() if entry.get('Digest'))
 
     def exists(self, obj):
         rc, dummy, dummy = self.runner.podman(obj[0], 'exists', obj[1], ok_rcs=(0, 1))
@@ -977,6 +988,9 @@ class Planner(object):
         self.images = {}
 
     def plan(self, specs, secrets, pin):
+        # every image of the set in one podman call: health from the image, pinning and digests read from it
+        self.host.images(image for spec in specs if spec['type'] == 'container' and spec['content']
+                         for image in IMAGE_LINE_RE.findall(spec['content']))
         for spec in specs:
             spec['before'] = self.host.read(spec['file'])
             spec['path'] = self.host.store(spec['file']).path
@@ -1042,6 +1056,7 @@ class Planner(object):
         except podman.CommandError as exc:
             raise Refused('cannot pull image %s of %s: %s. Nothing was changed.' % (image, spec['file'], exc),
                           missing_images=[image])
+        self.host.forget_images()
         return self.host.image(image)
 
     @staticmethod
@@ -1312,6 +1327,7 @@ class Transaction(object):
                                              'cause': self.mask('%s' % exc), 'evidence': {}}))
         self.commit()
         self.purge(plans)
+        self.host.forget_images()
 
     def report_digests(self):
         """The image of every present container pinned by the digest it runs (repo@sha256:...), for the history."""

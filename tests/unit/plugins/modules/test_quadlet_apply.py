@@ -325,10 +325,12 @@ def test_apply_writes_reloads_once_and_starts_in_phase_order(capsys, host):
 def test_the_result_pins_every_running_image_by_digest_in_one_podman_call(capsys, host):
     result = run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'}})
     assert result['digests'] == {'demo-db.container': 'localhost/db@' + DIGEST, 'demo-web.container': 'localhost/web@' + DIGEST}
-    assert len([c for c in host.calls if c[1:3] == ['image', 'inspect']]) == 1
+    inspects = [c for c in host.calls if c[1:3] == ['image', 'inspect']]
+    assert len(inspects) == 2 and inspects[0] == inspects[1], 'all images at once, before and after the starts'
     host.calls = []
     again = run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'}})
     assert not again['changed'] and again['digests'] == result['digests'], 'a run without changes reports them too'
+    assert len([c for c in host.calls if c[1:3] == ['image', 'inspect']]) == 1, 'one podman call without changes'
     del host.images['localhost/db:1']
     assert run(capsys, {'units': [NET, DB, web()], 'secrets': {'demo-pw': 'first-password'}})['digests'] == {
         'demo-web.container': 'localhost/web@' + DIGEST}, 'an image podman does not know is left out'
