@@ -53,6 +53,7 @@ ARGUMENT_SPEC = dict(
     lock_timeout=dict(type='int', default=120),
     health_interval=dict(type='float', default=1.0),
     health_timeout=dict(type='int'),
+    verify_health=dict(type='bool', default=False),
     traefik=dict(type='dict', default={}),
     event=dict(type='dict', default={}),
     publish=dict(type='bool', default=True),
@@ -159,11 +160,14 @@ class ActionModule(ActionBase):
 
     def deploy(self):
         """One host call: units, routes and checks in one transaction, rolled back together."""
+        if self.plan.get('unrouted'):
+            display.warning('%s: rootless services %s are not routed (the rootful Traefik cannot reach a rootless '
+                            'network)' % (self.plan['name'], ', '.join(self.plan['unrouted'])))
         routes = [self.route_args(r) for r in self.plan.get('routes') or []]
         checks = ((self.plan.get('verify') or []) + self.args['checks']) if self.args['verify'] else []
         applied = self.call(APPLY, self.apply_args(units=self.units(), secrets=self.args['secrets'],
                                                    pin_images=self.args['pin_images'], routes=routes, verify=checks,
-                                                   files=self.args['files']))
+                                                   files=self.args['files'], verify_health=self.args['verify_health']))
         self.show_phases(applied)
         return self.finish(applied, self.outcome(applied) if applied.get('failed') else 'success')
 
@@ -208,6 +212,7 @@ class ActionModule(ActionBase):
             'images': applied.get('images') or {}, 'digests': applied.get('digests') or {},
             'container_images': self.container_images(applied), 'failure': applied.get('failure'),
             'rollback': applied.get('rollback'), 'verify': applied.get('verify') or [],
+            'health': applied.get('health') or {},
             'seconds': dict(events.phase_seconds(self.plan, applied), total=round(total, 1)),
             'service_seconds': events.service_seconds(self.plan, applied),
             'changed_services': events.changed_services(self.plan, applied),
@@ -217,8 +222,12 @@ class ActionModule(ActionBase):
         }
         if applied.get('diff'):
             result['diff'] = applied['diff']
+        # the role-level faces of the run, so a role needs no filter task (each costs a worker loading every filter)
+        result['result'] = events.deploy_result(result, self.plan)
         if applied.get('failed'):
             result['msg'] = '\n'.join(summary + [to_text((applied.get('failure') or {}).get('evidence') or '')])
+            result['report'] = events.deploy_report(result, self.plan, self.task_vars.get('inventory_hostname'),
+                                                    self.args.get('rollback', True))
         if not self.check_mode and (applied.get('changed') or applied.get('failed')):
             result['event'] = self.event(result, outcome, kind)
             if self.args['publish']:

@@ -27,7 +27,7 @@ from ansible_collections.homelab.deploy.plugins.filter.patterns import (
     COLLECTION_ROOT, INSTANCE_RE, PatternError, _require_jsonschema, find_cycle, load_schema, merge, pattern_load,
     schema_problems)
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
-from ansible_collections.homelab.deploy.plugins.module_utils._txn import pin_reference
+from ansible_collections.homelab.deploy.plugins.module_utils._quadlet import pin_reference
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 
 STACKS_DIR = os.path.join(COLLECTION_ROOT, 'stacks')

@@ -407,3 +407,16 @@ def read_text(path):
 
 def ensure_newline(text):
     return text if text.endswith('\n') else text + '\n'
+
+
+def pin_reference(image, digest):
+    """repo@digest for an image reference and the digest it resolves to on the host (tag dropped).
+
+    The stack_pin filter is this function: a reference that already has a digest is left alone.
+    """
+    if not digest or '@' in image:
+        return image
+    slash = image.rfind('/')
+    colon = image.rfind(':')
+    repo = image[:colon] if colon > slash else image
+    return '%s@%s' % (repo, digest)

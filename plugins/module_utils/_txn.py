@@ -30,6 +30,7 @@ TXN_NAME_RE = re.compile(r'^[a-z][a-z0-9-]{0,100}$')
 PAUSE_ENV = 'HOMELAB_DEPLOY_PAUSE_AT'
 PAUSE_SECONDS = 120
 JOURNAL_VERSION = 1
+HEALTH_RECHECK = 30  # seconds verify_health gives a container still starting
 ACTIVE_STATES = ('active', 'activating', 'reloading')
 # Units whose change is applied by creating a podman object once (quadlet passes --ignore): never restarted.
 INFRA_TYPES = ('network', 'volume', 'image', 'build')
@@ -153,19 +154,6 @@ def check_verify(checks):
 # ---------------------------------------------------------------------------
 # Image pinning
 # ---------------------------------------------------------------------------
-
-def pin_reference(image, digest):
-    """repo@digest for an image reference and the digest it resolves to on the host (tag dropped).
-
-    The stack_pin filter is this function: a reference that already has a digest is left alone.
-    """
-    if not digest or '@' in image:
-        return image
-    slash = image.rfind('/')
-    colon = image.rfind(':')
-    repo = image[:colon] if colon > slash else image
-    return '%s@%s' % (repo, digest)
-
 
 def image_to_pin(unit, unit_type):
     """The Image= of a .container unit that pinning would rewrite, or None (.image/.build refs, digests)."""
@@ -804,12 +792,13 @@ class Waiter(object):
                 self.sleep(0.2)
         return None
 
-    def wait_healthy(self, items, deadline, t0):
+    def wait_healthy(self, items, deadline, t0, report=True):
         targets = [health_target(i) for i in items]
         offset = self.clock() - t0
 
         def healthy_now(name, seconds):
-            self.progress('healthy', container=name, seconds=round(offset + seconds, 1))
+            if report:  # the time to healthy of a start; a recheck (verify_health) has none to tell
+                self.progress('healthy', container=name, seconds=round(offset + seconds, 1))
         results = self.watcher(self.host.runner, targets, timeout=max(0.0, deadline - self.clock()),
                                interval=self.interval, clock=self.clock, sleep=self.sleep, on_healthy=healthy_now).wait()
         healthy = dict((r['name'], round(offset + (r['time_to_healthy'] or 0), 1)) for r in results if r['healthy'])
@@ -1030,7 +1019,7 @@ class Planner(object):
         digest = self.host.digest(image) if image else None
         if image and digest is None:
             self.cannot_pin(spec, unit, image)
-        return rewrite_image(text, image, pin_reference(image, digest)) if digest else text
+        return rewrite_image(text, image, quadlet.pin_reference(image, digest)) if digest else text
 
     def health_from_image(self, spec, unit, text):
         """Notify=healthy only when a healthcheck runs: a unit that relies on its image's own HEALTHCHECK, whose
@@ -1269,6 +1258,8 @@ class Transaction(object):
         self.protect(info['previous'].values())
         if self.report(plans, info, planner.images) and not self.module.check_mode:
             self.execute(plans, info)
+        elif not self.module.check_mode:
+            self.health_only(plans)
         if not self.module.check_mode:
             self.report_digests()
 
@@ -1320,6 +1311,7 @@ class Transaction(object):
                 self.run_phase(number, group)
             self.confirm_routes()
             self.run_verify()
+            self.run_health(plans)
         except TxnError as exc:
             self.abort(exc)
         except (podman.CommandError, OSError, IOError, route.RouteError) as exc:
@@ -1333,7 +1325,7 @@ class Transaction(object):
         """The image of every present container pinned by the digest it runs (repo@sha256:...), for the history."""
         images = self.result.get('images') or {}
         found = self.host.digests(images.values())
-        self.result['digests'] = dict((name, pin_reference(image, found[image]))
+        self.result['digests'] = dict((name, quadlet.pin_reference(image, found[image]))
                                       for name, image in images.items() if image in found)
 
     def save(self, state, pause=True):
@@ -1443,6 +1435,32 @@ class Transaction(object):
             if failure:
                 raise TxnError('verify: %s' % failure['cause'], failure)
         self.save('verified')
+
+    def run_health(self, plans):
+        """verify_health: every waited-on container of the set judged once more after the checks (its healthcheck
+        run now, its unit active and not restarting); a container still starting is given HEALTH_RECHECK seconds."""
+        items = [p for p in plans if p['state'] == 'present' and p['type'] == 'container' and p['wait']]
+        if not self.params['verify_health'] or not items:
+            return
+        t0 = self.clock()
+        self.progress('health', names=[p['container'] or p['service_name'] for p in items])
+        deadline = t0 + min(HEALTH_RECHECK, max(p['timeout'] for p in items))
+        healthy, failure = self.waiter.wait_healthy(items, deadline, t0, report=False)
+        self.result['health'] = dict((p['container'] or p['service_name'],
+                                      'healthy' if (p['container'] or p['service_name']) in healthy else 'not healthy')
+                                     for p in items)
+        self.timer.mark('health', t0)
+        if failure:
+            raise TxnError('health: %s' % failure['cause'], failure)
+
+    def health_only(self, plans):
+        """verify_health on a run that changes nothing: judged the same way; a failure fails the run (nothing to
+        roll back)."""
+        try:
+            self.run_health(plans)
+        except TxnError as exc:
+            self.result['failure'] = exc.failure
+            self.fail('%s' % exc)
 
     def checks(self):
         return Checks(self.runner, self.mask, sleep=self.sleep)

@@ -112,6 +112,14 @@ options:
   health_timeout:
     description: Seconds every unit may take to become healthy, instead of the plan's own timeout per unit.
     type: int
+  verify_health:
+    description:
+      - After the checks, every waited-on container of the plan is judged once more (its healthcheck run now, its unit
+        active and not restarting), also on a run that changes nothing; one that is not healthy fails the run, and a
+        run that changed something is rolled back. RV(health) says what was found.
+      - See O(homelab.deploy.quadlet_apply#module:verify_health).
+    type: bool
+    default: false
   traefik:
     description:
       - Traefik settings for the routes (C(dynamic_dir), C(api_url), C(entrypoints)). Unset keys take
@@ -213,6 +221,11 @@ container_images:
       host reported one (see RV(digests)), else the image as planned."
   returned: always
   type: dict
+health:
+  description: With O(verify_health=true), the health of each container found after the checks.
+  returned: always
+  type: dict
+  sample: {demo-web: healthy}
 failure:
   description: The first failure, C({service, check, cause, evidence}), or null.
   returned: always
@@ -232,6 +245,20 @@ profile:
   returned: always
   type: list
   elements: dict
+result:
+  description:
+    - The run as a role reports it (the C(stack_result) of M(homelab.deploy.stack)) - name, scope, outcome,
+      phases (services per phase), changed services, images per container, seconds, service_seconds,
+      routes_changed, recovered, summary, failure, profile. The same as the P(homelab.deploy.deploy_result#filter)
+      filter gives.
+  returned: always
+  type: dict
+report:
+  description:
+    - The failure report - what failed and why, what the rollback did, what was kept, the evidence - as the
+      P(homelab.deploy.deploy_report#filter) filter gives it.
+  returned: on failure
+  type: str
 event:
   description: The history event that was published.
   returned: when not in check mode and something changed or failed

@@ -289,6 +289,15 @@ options:
     description: Seconds between health observations while waiting for a phase.
     type: float
     default: 1
+  verify_health:
+    description:
+      - After the O(verify) checks, judge every present C(.container) unit of the set that is waited on once more
+        (its healthcheck run now, the unit active and not restarting), waiting up to 30 seconds for one still
+        starting. Also on a run that changes nothing, so a re-run reports the health it found.
+      - A container that is not healthy fails the run; a run that changed something is rolled back.
+      - Not in check mode.
+    type: bool
+    default: false
 notes:
   - Changed C(.network) and C(.volume) files are written and reloaded, but their services are not restarted
     (quadlet creates the network or volume once, with C(--ignore), and restarting them would restart every
@@ -482,6 +491,12 @@ secrets_changed:
   type: list
   elements: str
   sample: [demo-db-password]
+health:
+  description: With O(verify_health=true), the health of each container judged after the checks (C(healthy),
+    C(unhealthy), C(timeout)...).
+  returned: with O(verify_health=true), not in check mode
+  type: dict
+  sample: {demo-web: healthy}
 verify:
   description: Results of the O(verify) checks, up to the first that failed.
   returned: always
@@ -636,6 +651,7 @@ def argument_spec():
         rollback=dict(type='bool', default=True),
         lock_timeout=dict(type='int', default=120),
         health_interval=dict(type='float', default=1),
+        verify_health=dict(type='bool', default=False),
         scope=dict(type='str', default='system', choices=['system', 'user']),
         user=dict(type='str'),
     )

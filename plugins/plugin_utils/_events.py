@@ -140,8 +140,9 @@ def phase_seconds(plan, result):
         label = labels.get(phase['phase'], 'phase %s' % phase['phase'])
         out[label] = round(out.get(label, 0) + float(phase.get('seconds') or 0), 1)
     seconds = result.get('seconds') or {}
-    if seconds.get('verify') is not None:
-        out['verify'] = round(float(seconds['verify']), 1)
+    for step in ('verify', 'health'):
+        if seconds.get(step) is not None:
+            out[step] = round(float(seconds[step]), 1)
     return out
 
 
@@ -219,6 +220,9 @@ def progress_line(plan, event):
         return '%s %s: confirming route(s) %s through Traefik' % (at, name, ', '.join(event.get('names') or []))
     if kind == 'verify':
         return '%s %s: checking %s' % (at, name, ', '.join(event.get('names') or []))
+    if kind == 'health':
+        return '%s %s: checking that %s are still healthy' % (
+            at, name, ', '.join(by_container.get(c, c) for c in event.get('names') or []))
     if kind == 'rollback':
         return '%s %s: rolling back: %s' % (at, name, event.get('cause'))
     return None

@@ -103,6 +103,16 @@ def test_failed_phase_is_reported_and_its_route_is_not_counted():
     assert result['failed'] and result['outcome'] == 'rolled_back' and result['routes_changed'] == []
     assert result['ansible_stats']['data']['homelab_deploy_events'][0]['failure']['service'] == 'db'
     assert 'FAILED: db (health): unhealthy' in result['msg']
+    assert result['result']['outcome'] == 'rolled_back' and result['result']['failure']['service'] == 'db'
+    assert result['report'].startswith('stack demo on node FAILED: service db, check health')
+    assert 'rollback: every touched service is back' in result['report']
+
+
+def test_the_role_result_comes_with_the_run():
+    result, dummy = run({'plan': PLAN}, {action.APPLY: [ROUTED]})
+    assert result['result'] == action.events.deploy_result(result, PLAN), 'what the deploy_result filter gives'
+    assert result['result']['images'] == {'demo-db': 'db@sha256:1', 'demo-web': 'web@sha256:2'}
+    assert result['result']['changed'] == ['db'] and 'report' not in result
 
 
 def test_a_route_traefik_rejects_is_a_route_failure():
@@ -208,3 +218,12 @@ def test_route_settings_come_from_the_task_then_module_defaults_and_an_omitted_k
     route = calls[0][1]['routes'][0]
     assert route['dynamic_dir'] == '/task/dyn' and route['api_url'] == 'http://md:9080'
     assert 'confirm_timeout' not in route, 'only the Traefik layout comes from module_defaults'
+
+
+def test_rootless_services_left_unrouted_are_warned_about():
+    plan = dict(PLAN, scope='user', routes=[], unrouted=['web'])
+    mod, dummy = make({'plan': plan, 'user': 'hl'}, {action.APPLY: [APPLIED]})
+    with mock.patch.object(action.display, 'display'), mock.patch.object(action.display, 'warning') as warning:
+        mod.run(task_vars={'inventory_hostname': 'node'})
+    warning.assert_called_once_with('demo: rootless services web are not routed (the rootful Traefik cannot reach a '
+                                    'rootless network)')

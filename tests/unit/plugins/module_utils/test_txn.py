@@ -110,7 +110,7 @@ def test_check_verify_accepts_command_or_http():
     ('app:1', None, 'app:1'),
 ])
 def test_pin_reference(image, digest, expected):
-    assert txn.pin_reference(image, digest) == expected
+    assert quadlet.pin_reference(image, digest) == expected
 
 
 @pytest.mark.parametrize('text, unit_type, expected', [
@@ -606,3 +606,47 @@ def test_progress_lines_go_to_a_new_file_that_is_removed_at_the_end(tmp_path):
     with pytest.raises(OSError):
         txn.Progress(path)  # never appends to (or through) a file that is already there
     txn.Progress(None)('phase')  # without a path it does nothing
+
+
+def health_transaction(healthy, verify_health=True):
+    """A Transaction with only what run_health uses: params, a waiter on a stub host, a clock, a timer, a result."""
+    clock, calls, events = Clock(), [], []
+    host = JobHost([{'web.service': {'InvocationID': 'x'}}])
+    tx = object.__new__(txn.Transaction)
+    tx.params = {'verify_health': verify_health}
+    tx.clock = clock
+    tx.timer = txn.Timer(clock)
+    tx.result = {}
+    tx.progress = lambda event, **fields: events.append((event, fields))
+    tx.waiter = txn.Waiter(host, 1, txn.Masker(), clock=clock, sleep=clock.sleep,
+                           watcher=watcher_that_records(calls, healthy=healthy), progress=tx.progress)
+    return tx, calls, events
+
+
+HEALTH_PLANS = [dict(ITEM, state='present', type='container', timeout=120),
+                dict(ITEM, file='db.container', service_name='db.service', container='db', state='present',
+                     type='container', wait=False),
+                dict(ITEM, file='net.network', service_name='net-network.service', container=None, state='present',
+                     type='network', wait=False)]
+
+
+def test_verify_health_judges_every_waited_on_container_again_without_time_to_healthy_lines():
+    tx, calls, events = health_transaction(healthy=True)
+    tx.run_health(HEALTH_PLANS)
+    assert calls == [('watch', ['web'], txn.HEALTH_RECHECK)], 'waited-on containers only, for at most HEALTH_RECHECK s'
+    assert tx.result['health'] == {'web': 'healthy'} and 'health' in tx.timer.seconds
+    assert events == [('health', {'names': ['web']})], 'no "healthy after N s" line for a recheck'
+
+
+def test_verify_health_fails_with_the_unhealthy_container():
+    tx, dummy, dummy = health_transaction(healthy=False)
+    with pytest.raises(txn.TxnError) as raised:
+        tx.run_health(HEALTH_PLANS)
+    assert raised.value.failure['check'] == 'health' and raised.value.failure['service'] == 'web.service'
+    assert tx.result['health'] == {'web': 'not healthy'}
+
+
+def test_verify_health_off_judges_nothing():
+    tx, calls, dummy = health_transaction(healthy=False, verify_health=False)
+    tx.run_health(HEALTH_PLANS)
+    assert calls == [] and 'health' not in tx.result

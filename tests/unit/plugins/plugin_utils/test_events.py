@@ -55,6 +55,8 @@ LIVE_PLAN = dict(PLAN, phases=[PLAN['phases'][0], [dict(u, unit=u['container'] +
     ({'event': 'phase_done', 'phase': 2, 't': 9.0, 'ok': True, 'seconds': 7.8}, None),
     ({'event': 'rollback', 't': 9.1, 'cause': 'phase 2: x'}, '[  9.1 s] immich: rolling back: phase 2: x'),
     ({'event': 'locked', 't': 0.1}, None),
+    ({'event': 'health', 't': 9.5, 'names': ['immich-server', 'immich-redis']},
+     '[  9.5 s] immich: checking that server, redis are still healthy'),
 ])
 def test_progress_lines_name_the_logical_services(event, line):
     assert events.progress_line(LIVE_PLAN, event) == line
@@ -164,3 +166,8 @@ def test_service_event_of_a_failed_loop_takes_the_failed_item_and_the_end_of_its
     assert event['failure']['service'] == 'data' and event['failure']['cause'] == 'permission denied'
     assert event['failure']['check'] == 'Create the directories'
     assert event['failure']['evidence'].splitlines() == ['line %d' % i for i in range(15, 30)]
+
+
+def test_phase_seconds_carry_the_verification_and_the_health_recheck():
+    seconds = events.phase_seconds(PLAN, dict(RUN, seconds={'verify': 0.44, 'health': 0.21, 'total': 3.0}))
+    assert seconds['verify'] == 0.4 and seconds['health'] == 0.2
