@@ -125,6 +125,8 @@ class ActionModule(ActionBase):
                 if state == 'present':
                     item.update(content=unit['text'], wait=bool(unit.get('wait', unit['name'].endswith('.container'))),
                                 timeout=int(self.args['health_timeout'] or unit.get('timeout') or 120))
+                    if unit.get('pull'):
+                        item['pull'] = unit['pull']
                 else:
                     # the text names the podman object purge removes, also when the file is already gone
                     item.update(content=unit['text'], purge=self.args['purge'] or unit['name'].endswith('.container'))
@@ -210,6 +212,7 @@ class ActionModule(ActionBase):
             'outcome': outcome, 'summary': summary, 'phases': applied.get('phases') or [],
             'units': applied.get('units') or {}, 'routes_changed': names, 'recovered': applied.get('recovered') or [],
             'images': applied.get('images') or {}, 'digests': applied.get('digests') or {},
+            'pulls': applied.get('pulls') or {},
             'container_images': self.container_images(applied), 'failure': applied.get('failure'),
             'rollback': applied.get('rollback'), 'verify': applied.get('verify') or [],
             'health': applied.get('health') or {},

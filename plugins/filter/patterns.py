@@ -431,7 +431,7 @@ def container_model(ctx, name, svc):
     return {
         'name': '%s-%s' % (instance, name),
         'description': '%s: %s (%s)' % (ctx['pattern']['title'], svc['description'].rstrip('.'), instance),
-        'image': svc['image'], 'pull': ctx['pull'],
+        'image': svc['image'], 'pull': svc.get('pull') or ctx['pull'],
         'networks': [_network_ref(ctx, n) for n in svc['networks']],
         'volumes': [_volume_model(ctx, v) for v in svc.get('volumes', [])],
         'environment': svc.get('environment', {}),
@@ -452,7 +452,7 @@ def _container_unit(ctx, name, svc):
     unit = _render.container_unit(model)
     return {
         'name': unit['name'], 'type': 'container', 'service': name, 'container': unit['container'],
-        'unit': unit['unit'], 'image': svc['image'],
+        'unit': unit['unit'], 'image': svc['image'], 'pull': unit['pull'],
         'secrets': sorted(set(ref['name'] for ref in model['secrets'])),
         'healthcheck': unit['notify_healthy'], 'depends_on': list(svc.get('depends_on', [])),
         'wait': True, 'timeout': model['start_timeout'], 'sections': unit['sections'], 'text': unit['text'],

@@ -230,7 +230,7 @@ def container_model(stack, name, svc, scope='system', images=None, proxy_network
         networks.append(proxy_network)
     return {
         'name': '%s-%s' % (prefix, name), 'description': '%s: %s' % (prefix, (svc.get('description') or name).rstrip('.')),
-        'image': _pinned(svc, images), 'pull': 'never', 'networks': networks, 'network_aliases': [name],
+        'image': _pinned(svc, images), 'pull': svc.get('pull', 'missing'), 'networks': networks, 'network_aliases': [name],
         'volumes': [{'source': '%s-%s.volume' % (prefix, v['volume']), 'target': v['target'], 'options': [v.get('mode', 'rw')]}
                     for v in svc.get('volumes', [])],
         'environment': svc.get('environment', {}),
@@ -258,7 +258,7 @@ def _container_unit(stack, name, svc, scope, images, proxy_network):
     unit = _render.container_unit(model)
     return {
         'name': unit['name'], 'type': 'container', 'service': name, 'unit': unit['unit'], 'container': unit['container'],
-        'image': model['image'], 'depends_on': sorted(set(svc.get('depends_on', []))),
+        'image': model['image'], 'pull': unit['pull'], 'depends_on': sorted(set(svc.get('depends_on', []))),
         'secrets': sorted(set(ref['name'] for ref in model['secrets'])),
         'wait_for': _wait_for(svc), 'sections': unit['sections'], 'text': unit['text'],
     }

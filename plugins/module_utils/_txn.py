@@ -19,6 +19,7 @@ import re
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.homelab.deploy.plugins.module_utils import _podman as podman
 from ansible_collections.homelab.deploy.plugins.module_utils import _route as route
@@ -30,6 +31,7 @@ TXN_NAME_RE = re.compile(r'^[a-z][a-z0-9-]{0,100}$')
 PAUSE_ENV = 'HOMELAB_DEPLOY_PAUSE_AT'
 PAUSE_SECONDS = 120
 JOURNAL_VERSION = 1
+PULL_WORKERS = 4  # concurrent image pulls
 HEALTH_RECHECK = 30  # seconds verify_health gives a container still starting
 ACTIVE_STATES = ('active', 'activating', 'reloading')
 # Units whose change is applied by creating a podman object once (quadlet passes --ignore): never restarted.
@@ -73,7 +75,8 @@ def unit_spec(raw):
     timeout = raw.get('timeout')
     return {'file': filename, 'base': base, 'type': unit_type, 'state': state, 'content': raw.get('content'),
             'phase': int(raw.get('phase') or 0), 'wait': unit_type == 'container' if wait is None else bool(wait),
-            'timeout': 120 if timeout is None else int(timeout), 'purge': bool(raw.get('purge')), 'restart': restart}
+            'timeout': 120 if timeout is None else int(timeout), 'purge': bool(raw.get('purge')), 'restart': restart,
+            'pull': raw.get('pull')}
 
 
 def unit_specs(units):
@@ -284,11 +287,32 @@ def unit_report(plan):
               'container': plan.get('container'), 'seconds_to_healthy': None}
     if plan.get('health_note'):
         report['health'] = plan['health_note']
+    if plan.get('image_note'):
+        report['image'] = plan['image_note']
     return report
 
 
 IMAGE_LINE_RE = re.compile(r'(?m)^[ \t]*Image[ \t]*=[ \t]*(\S+)[ \t]*$')
 NOTIFY_HEALTHY_RE = re.compile(r'(?mi)^[ \t]*Notify[ \t]*=[ \t]*healthy[ \t]*\n?')
+
+
+PULL_POLICIES = ('never', 'missing', 'newer', 'always')  # weakest first: an image two units name gets the strongest
+
+
+def pull_policy(spec):
+    """(policy, image) a present .container unit asks for: its pull option, else its Pull= (podman's default
+    missing); (None, None) for other units, .image/.build references and localhost/ images (nothing to pull from)."""
+    if spec['type'] != 'container' or spec['state'] != 'present' or not spec['content']:
+        return None, None
+    try:
+        unit = parse_unit(spec['content'], spec['file'])
+    except UnitFileError:
+        return None, None
+    image = (unit.get('Container', 'Image') or '').strip()
+    if not image or image.endswith(('.image', '.build')) or image.startswith('localhost/'):
+        return None, None
+    policy = (spec.get('pull') or unit.get('Container', 'Pull') or 'missing').strip().lower()
+    return (policy if policy in PULL_POLICIES else 'missing'), image
 
 
 def waits_on_image_healthcheck(unit, unit_type):
@@ -376,7 +400,7 @@ def journal_unit(plan):
             'service_action': plan['service_action'], 'touched': plan['service_action'] == 'stop'}
 
 
-def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=None, routes=(), files=()):
+def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=None, routes=(), files=(), moved=None):
     """The journal of a transaction before its first change: every unit it touches, the previous secrets,
     the route files it changes (path, text before, text after).
 
@@ -390,7 +414,9 @@ def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=
             'routes': dict((r.name, {'path': r.path, 'before': r.old, 'after': r.text}) for r in routes if r.changed),
             'files': dict((f['path'], {'before': f['before'], 'mode': f['mode_before'], 'after': f['content']})
                           for f in files if f['changed']),
-            'secrets': dict(previous_secrets)}
+            'secrets': dict(previous_secrets),
+            # image references a pull moved to a new image: put back on the image they named (rollback, revert)
+            'moved': dict(moved or {})}
 
 
 def last_record(record, now=None):
@@ -679,6 +705,26 @@ class Host(object):
         """After starts that may have pulled or re-tagged images: ask podman again."""
         self.image_cache = {}
 
+    def pull(self, images):
+        """Pull {image: policy} concurrently (at most PULL_WORKERS at once); {image: error} of the pulls that failed."""
+        def one(item):
+            image, policy = item
+            argv = ['pull', '--quiet'] + (['--policy', 'newer'] if policy == 'newer' else []) + ['--', image]
+            try:
+                self.runner.podman(*argv)
+            except podman.CommandError as exc:
+                return image, ((exc.stderr or exc.stdout or '%s' % exc).strip().splitlines() or ['%s' % exc])[-1]
+            return image, None
+        with ThreadPoolExecutor(max_workers=min(PULL_WORKERS, len(images))) as pool:
+            results = list(pool.map(one, sorted(images.items())))
+        return dict((image, error) for image, error in results if error)
+
+    def retag(self, moved):
+        """Put image references back on the images they named before a pull moved them (a rollback)."""
+        for image, image_id in sorted(moved.items()):
+            self.runner.podman('tag', image_id, image)
+        self.forget_images()
+
     def image(self, image):
         """podman image inspect's entry for an image, or None when the host does not have it."""
         return self.images([image]).get(image)
@@ -847,6 +893,9 @@ class Restorer(object):
         if plan['reload']:
             self.step(out, self.reload, out)
         self.step(out, self.host.systemctl, 'reset-failed', out['stopped'], ok_rcs=None)
+        if record.get('moved'):
+            self.step(out, self.host.retag, record['moved'])
+            out['retagged'] = sorted(record['moved'])
         self.step(out, self.restart, record, plan['restart'], out)
         out['ok'] = not out['errors']
         return out
@@ -975,11 +1024,14 @@ class Planner(object):
     def __init__(self, module, scope, host):
         self.module, self.scope, self.host = module, scope, host
         self.images = {}
+        self.pulls = {}   # image -> what the pull did ('pulled (always)', 'up to date (newer)', 'would pull (missing)')
+        self.moved = {}   # image reference -> the image id it named before a pull moved it
 
     def plan(self, specs, secrets, pin):
         # every image of the set in one podman call: health from the image, pinning and digests read from it
         self.host.images(image for spec in specs if spec['type'] == 'container' and spec['content']
                          for image in IMAGE_LINE_RE.findall(spec['content']))
+        self.pull_images(specs)
         for spec in specs:
             spec['before'] = self.host.read(spec['file'])
             spec['path'] = self.host.store(spec['file']).path
@@ -995,11 +1047,65 @@ class Planner(object):
             shows = self.host.states([s['service_name'] for s in specs])
         current = self.host.secret_values(secrets)
         changed = changed_secrets(secrets, current)
+        self.restart_moved(specs, pin)
         plans = [plan_unit(s, shows.get(s['service_name']), changed) for s in specs]
         self.check_secret_refs(plans, secrets)
         self.check_images(plans, units)
         return plans, {'validation': validation, 'secrets_changed': changed,
-                       'previous': dict((name, current[name]) for name in changed)}
+                       'previous': dict((name, current[name]) for name in changed), 'moved': dict(self.moved)}
+
+    # -- pulls -------------------------------------------------------------------
+
+    def pull_images(self, specs):
+        """Every image the pull policies ask for, pulled before anything changes and concurrently: `missing` when
+        the host lacks it, `always` on every run, `newer` when the registry has a newer one. A failed pull refuses
+        the run (nothing has changed yet). In check mode nothing is pulled; the result says what would be."""
+        wanted, users = {}, {}
+        for spec in specs:
+            policy, image = pull_policy(spec)
+            if image and policy != 'never':
+                current = wanted.get(image, 'never')
+                wanted[image] = max(policy, current, key=PULL_POLICIES.index)
+                users.setdefault(image, []).append(spec['file'])
+        todo = dict((image, policy) for image, policy in sorted(wanted.items())
+                    if policy != 'missing' or self.host.image(image) is None)
+        if not todo:
+            return
+        if self.module.check_mode:
+            self.pulls.update((image, 'would pull (%s)' % policy) for image, policy in todo.items())
+            return
+        before = dict((image, (self.host.image(image) or {}).get('Id')) for image in todo)
+        errors = self.host.pull(todo)
+        if errors:
+            image = sorted(errors)[0]
+            raise Refused('cannot pull image %s of %s (pull policy %s): %s.' % (
+                image, ', '.join(users[image]), todo[image], errors[image].rstrip('.')),
+                missing_images=sorted(errors), pull_errors=errors)
+        self.host.forget_images()
+        for image, policy in todo.items():
+            now = (self.host.image(image) or {}).get('Id')
+            self.pulls[image] = 'pulled (%s)' % policy if now != before[image] else 'up to date (%s)' % policy
+            if before[image] and now != before[image]:
+                self.moved[image] = before[image]
+
+    def restart_moved(self, specs, pin):
+        """A running container whose image reference now names another image (a pull moved the tag) is restarted,
+        also when its unit file is unchanged. Pinned units need none of this: the new digest changes the file."""
+        if pin:
+            return
+        candidates = [s for s in specs if s['container'] and pull_policy(s)[0] not in (None, 'never')
+                      and s.get('after') == s.get('before')]
+        if not candidates:
+            return
+        running = dict((info.get('Name'), info.get('Image')) for info in self.host.runner.container_inspect(
+            [s['container'] for s in candidates])
+            if (info.get('State') or {}).get('Running') or (info.get('State') or {}).get('Status') == 'running')
+        for spec in candidates:
+            image = pull_policy(spec)[1]
+            now = (self.host.image(image) or {}).get('Id')
+            if spec['container'] in running and now and running[spec['container']] != now:
+                spec['restart'] = True
+                spec['image_note'] = 'image %s is a new build (%s): restarted' % (image, now[:12])
 
     # -- texts -------------------------------------------------------------------
 
@@ -1155,8 +1261,11 @@ class Planner(object):
         missing = []
         for plan in plans:
             if plan['state'] == 'present' and plan['service_action'] in ('start', 'restart'):
-                missing.extend((plan['file'], image, why) for image, why in
-                               quadlet.images_to_check(units[plan['file']], plan['type'])
+                local = quadlet.images_to_check(units[plan['file']], plan['type'])
+                policy, image = pull_policy(plan)
+                if policy == 'never' and not local:
+                    local = [(image, 'pull policy never')]
+                missing.extend((plan['file'], image, why) for image, why in local
                                if not self.host.runner.image_exists(image))
         if missing:
             raise Refused('image %s of %s is not present in %s and will not be pulled (%s); load or build it first.'
@@ -1202,7 +1311,7 @@ class Transaction(object):
         self.restorer = Restorer(self.host, self.waiter, self.mask)
         self.record, self.locked = None, False
         self.result = {'changed': False, 'txn_id': None, 'recovered': [], 'units': {}, 'phases': [], 'routes': {}, 'files': {},
-                       'secrets_changed': [], 'verify': [], 'images': {}, 'digests': {}, 'seconds': self.timer.seconds}
+                       'secrets_changed': [], 'verify': [], 'images': {}, 'digests': {}, 'pulls': {}, 'seconds': self.timer.seconds}
 
     def fail(self, msg, **extra):
         self.result.update(extra)
@@ -1253,6 +1362,7 @@ class Transaction(object):
         planner = Planner(self.module, self.scope, self.host)
         self.plan_files()
         plans, info = planner.plan(self.specs, self.params['secrets'] or {}, self.params['pin_images'])
+        self.result['pulls'] = planner.pulls
         self.plan_routes()
         self.timer.mark('validate', t0)
         self.protect(info['previous'].values())
@@ -1299,7 +1409,7 @@ class Transaction(object):
 
     def execute(self, plans, info):
         self.record = new_record(self.params['name'], self.scope, plans, info['previous'], routes=self.routes,
-                                 files=self.files)
+                                 files=self.files, moved=info.get('moved'))
         self.result['txn_id'] = self.record['txn_id']
         self.save('prepared')
         try:

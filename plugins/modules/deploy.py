@@ -221,6 +221,10 @@ container_images:
       host reported one (see RV(digests)), else the image as planned."
   returned: always
   type: dict
+pulls:
+  description: What each image pull of the transaction did (see M(homelab.deploy.quadlet_apply)'s RV(pulls)).
+  returned: always
+  type: dict
 health:
   description: With O(verify_health=true), the health of each container found after the checks.
   returned: always

@@ -128,6 +128,20 @@ options:
           - Only with O(units[].state=present). Such a unit is restarted on every run, so the task always changes.
         type: bool
         default: false
+      pull:
+        description:
+          - How the C(Image=) of a C(.container) unit is pulled, before anything of the set changes (all the set's
+            pulls run concurrently; a failed pull refuses the run with the registry's error, nothing changed).
+          - C(missing) pulls when the host does not have the image; C(always) pulls on every run; C(newer) pulls
+            when the registry has a newer image than the host's; C(never) pulls nothing (the image must be there).
+          - Unset, the unit's C(Pull=) decides (podman's default is C(missing)). C(localhost/) images are never
+            pulled.
+          - When a pull moves a tag to another image, a running container on that tag is restarted even though
+            its unit file is unchanged (RV(units) says so), and a rollback puts the tag back on the previous
+            image. With O(pin_images=true) the new digest changes the unit file instead.
+          - In check mode nothing is pulled; RV(pulls) says what would be.
+        type: str
+        choices: [missing, always, newer, never]
       purge:
         description:
           - With O(units[].state=absent), also remove the podman object of the unit (volume, network, pod,
@@ -491,6 +505,11 @@ secrets_changed:
   type: list
   elements: str
   sample: [demo-db-password]
+pulls:
+  description: What each pull did, per image (C(pulled (always)), C(up to date (newer)), C(would pull (missing))).
+  returned: always
+  type: dict
+  sample: {"localhost:5000/hl/web:1": pulled (missing)}
 health:
   description: With O(verify_health=true), the health of each container judged after the checks (C(healthy),
     C(unhealthy), C(timeout)...).
@@ -609,6 +628,7 @@ def unit_options():
         timeout=dict(type='int', default=120),
         purge=dict(type='bool', default=False),
         restart=dict(type='bool', default=False),
+        pull=dict(type='str', choices=['missing', 'always', 'newer', 'never']),
     )
 
 

@@ -39,7 +39,7 @@ CONTAINER_DEFAULTS = OrderedDict([
     ('name', None),               # container name; the unit is <name>.container, its service <name>.service
     ('description', None),        # [Unit] Description=
     ('image', None),
-    ('pull', None),               # Pull= policy
+    ('pull', None),               # pull policy: missing | always | newer | never (the deploy pulls; see unit_pull)
     ('networks', []),             # Network= values (foo.network references or external network names)
     ('network_aliases', []),
     ('volumes', []),              # {source, target, options: [..]} or a ready Volume= value
@@ -187,6 +187,15 @@ def normalise(model):
     return out
 
 
+def unit_pull(policy):
+    """The Pull= a unit gets for a pull policy. The deploy pulls (quadlet_apply's units[].pull) before anything
+    changes; the unit itself only pulls a missing image, so a start at boot never waits for a registry (or fails
+    because it is down) to re-check an image that is there. never stays never."""
+    if policy is None:
+        return None
+    return 'never' if policy == 'never' else 'missing'
+
+
 def _drop_empty(section):
     return OrderedDict((k, v) for k, v in section.items() if v is not None and v != [])
 
@@ -194,7 +203,7 @@ def _drop_empty(section):
 def container_section(model):
     m = normalise(model)
     section = OrderedDict([
-        ('Image', m['image']), ('ContainerName', m['name']), ('Pull', m['pull']),
+        ('Image', m['image']), ('ContainerName', m['name']), ('Pull', unit_pull(m['pull'])),
         ('Network', list(m['networks'])), ('NetworkAlias', list(m['network_aliases'])),
         ('Volume', [volume_value(v) for v in m['volumes']]),
         ('Environment', [literal_word('%s=%s' % (k, scalar(v))) for k, v in sorted(m['environment'].items())]),
@@ -234,7 +243,7 @@ def container_unit(model):
     sections = container_sections(model)
     return {'name': unit_file(model['name'], 'container'), 'type': 'container', 'container': model['name'],
             'unit': unit_service(model['name'], 'container'), 'sections': sections, 'text': unit_text(sections),
-            'notify_healthy': 'Notify' in sections['Container']}
+            'notify_healthy': 'Notify' in sections['Container'], 'pull': model.get('pull')}
 
 
 def _infra_unit(unit_type, section, name_key, name, description, labels, extra):
@@ -318,7 +327,7 @@ def plan_unit(unit, scope, service=None, wait=None, timeout=None, secrets=(), im
     return {
         'name': unit['name'], 'text': managed_text(unit['sections'], scope),
         'service': service, 'unit': unit['unit'], 'container': unit.get('container') if is_container else None,
-        'image': image if is_container else None,
+        'image': image if is_container else None, 'pull': unit.get('pull') if is_container else None,
         'wait': is_container and (True if wait is None else bool(wait)),
         'timeout': int(timeout or DEFAULT_TIMEOUT), 'secrets': sorted(set(secrets)),
     }

@@ -23,7 +23,7 @@ from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet
 from ansible_collections.homelab.deploy.plugins.modules import quadlet as quadlet_module
 
 PLAN_KEYS = ['kind', 'name', 'phases', 'rollback_order', 'routes', 'scope', 'secrets', 'unrouted', 'verify']
-UNIT_KEYS = ['container', 'image', 'name', 'secrets', 'service', 'text', 'timeout', 'unit', 'wait']
+UNIT_KEYS = ['container', 'image', 'name', 'pull', 'secrets', 'service', 'text', 'timeout', 'unit', 'wait']
 
 
 def module_text(filename, sections, scope):
@@ -64,7 +64,7 @@ def test_demo_plan_in_detail():
     db = plan['phases'][1][1]
     assert dict((k, v) for k, v in db.items() if k != 'text') == {
         'name': 'demo-db.container', 'service': 'db', 'unit': 'demo-db.service', 'container': 'demo-db',
-        'image': 'localhost/postgres:17', 'wait': True, 'timeout': 120, 'secrets': ['demo-db-password']}
+        'image': 'localhost/postgres:17', 'pull': 'missing', 'wait': True, 'timeout': 120, 'secrets': ['demo-db-password']}
     assert plan['phases'][0][0]['unit'] == 'demo-network.service'
     assert plan['phases'][0][1]['unit'] == 'demo-pgdata-volume.service'
     assert plan['secrets'] == {'demo-db-password': {'length': 32}}
@@ -161,7 +161,7 @@ def test_web_app_pattern_plan_in_detail():
     db = plan['phases'][1][0]
     assert dict((k, v) for k, v in db.items() if k != 'text') == {
         'name': 'wiki-db.container', 'service': 'db', 'unit': 'wiki-db.service', 'container': 'wiki-db',
-        'image': 'docker.io/library/postgres:17', 'wait': True, 'timeout': 300, 'secrets': ['wiki-db-password']}
+        'image': 'docker.io/library/postgres:17', 'pull': 'missing', 'wait': True, 'timeout': 300, 'secrets': ['wiki-db-password']}
     assert plan['rollback_order'] == ['app', 'db']
     assert plan['routes'] == [{'name': 'wiki', 'hostname': ['wiki.example.org'], 'public': True,
                                'urls': ['http://wiki-app:3000'], 'middlewares': ['authelia@file', 'security-headers@file'],
@@ -263,3 +263,22 @@ def test_a_stack_service_from_a_pattern_without_healthcheck_disables_it_like_the
 
 def test_filter_registries():
     assert 'stack_plan' in sf.FilterModule().filters() and 'pattern_plan' in pf.FilterModule().filters()
+
+
+@pytest.mark.parametrize('pull, unit_pull', [(None, 'missing'), ('always', 'missing'), ('newer', 'missing'),
+                                             ('never', 'never')])
+def test_a_stack_service_pull_policy_goes_to_the_deploy_and_the_unit_only_pulls_a_missing_image(pull, unit_pull):
+    web = {'image': 'registry.test/app:1'}
+    if pull:
+        web['pull'] = pull
+    plan = sf.stack_plan(sf.stack_load({'schema_version': 1, 'name': 'pl', 'services': {'web': web}}))
+    unit = plan['phases'][1][0]
+    assert unit['pull'] == (pull or 'missing')
+    assert 'Pull=%s\n' % unit_pull in unit['text']
+
+
+def test_a_pattern_service_pull_wins_over_the_deployment_policy():
+    pattern = pf.pattern_load('web-app-with-database', {'services': {'db': {'pull': 'never'}}})
+    plan = pf.pattern_plan(pf.pattern_render(pattern, 'wiki', hostname='wiki.example.org', pull='always'))
+    pulls = dict((u['service'], u['pull']) for phase in plan['phases'] for u in phase if u['container'])
+    assert pulls == {'db': 'never', 'app': 'always'}

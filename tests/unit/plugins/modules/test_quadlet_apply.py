@@ -54,6 +54,9 @@ class FakeHost(object):
         self.secrets = {}
         self.healthchecks = {}  # image -> its HEALTHCHECK test
         self.registry = set()   # images a pull finds
+        self.registry_ids = {}  # image -> the image id a pull gets (default id-<image>)
+        self.image_ids = {}     # image -> the image id the tag names on the host (default id-<image>)
+        self.running_image = {}  # service -> the image id its container was started from
         self.objects = set()
         self.exec_rc = 0
         self.calls = []
@@ -76,15 +79,19 @@ class FakeHost(object):
             return (0 if args[2] in self.images or '@' in args[2] else 1), '', ''
         if args[:2] == ['image', 'inspect']:  # like podman: the images it has, an error for the others
             names = [a for a in args[2:] if a != '--']
-            found = [dict({'Digest': self.images[n]}, **({'Config': {'Healthcheck': {'Test': self.healthchecks[n]}}}
-                                                         if n in self.healthchecks else {}))
+            found = [dict({'Digest': self.images[n], 'Id': self.image_ids.get(n, 'id-' + n)},
+                          **({'Config': {'Healthcheck': {'Test': self.healthchecks[n]}}} if n in self.healthchecks else {}))
                      for n in names if n in self.images]
             return (0 if len(found) == len(names) else 125), json.dumps(found), ''
         if args[0] == 'pull':
             if args[-1] not in self.registry:
                 return 125, '', 'Error: initializing source docker://%s: manifest unknown' % args[-1]
             self.images[args[-1]] = DIGEST
+            self.image_ids[args[-1]] = self.registry_ids.get(args[-1], 'id-' + args[-1])
             return 0, DIGEST, ''
+        if args[0] == 'tag':
+            self.image_ids[args[2]] = args[1]
+            return 0, '', ''
         if args[:2] == ['container', 'inspect']:
             return 0, json.dumps([self.inspect(n) for n in args[3:] if self.container_running(n)]), ''
         if args[0] == 'exec':
@@ -130,6 +137,9 @@ class FakeHost(object):
         elif verb == 'restart' or self.services.get(unit, {}).get('state') != 'active':
             self.invocations += 1
             self.services[unit] = {'state': 'active', 'inv': 'inv%d' % self.invocations}
+            image = re.search(r'(?m)^Image=(\S+)', self.loaded.get(unit) or '')
+            if image:
+                self.running_image[unit] = self.image_ids.get(image.group(1), 'id-' + image.group(1))
 
     def show(self, unit, props):
         svc = self.services.get(unit, {'state': 'inactive', 'inv': ''})
@@ -173,12 +183,15 @@ class FakeHost(object):
 
     def inspect(self, name):
         text = self.loaded.get(self.container_service(name)) or ''
-        health = 'unhealthy' if any(marker in text for marker in self.unhealthy) else 'healthy'
+        bad = any(marker in text for marker in self.unhealthy) or (
+            self.running_image.get(self.container_service(name)) in self.unhealthy)
+        health = 'unhealthy' if bad else 'healthy'
         log = [{'ExitCode': 1, 'Output': 'health failed TOKEN=abc'}] if health == 'unhealthy' else []
-        return {'Name': name, 'Id': 'id-' + name, 'State': {'Status': 'running', 'Health': {
-            'Status': health, 'FailingStreak': 3 if health == 'unhealthy' else 0, 'Log': log}},
-            'Config': {'Healthcheck': {'Test': ['CMD', 'true']},
-                       'Labels': {'PODMAN_SYSTEMD_UNIT': self.container_service(name)}}}
+        state = {'Status': 'running', 'Health': {'Status': health, 'FailingStreak': 3 if health == 'unhealthy' else 0,
+                                                 'Log': log}}
+        return {'Name': name, 'Id': 'id-' + name, 'Image': self.running_image.get(self.container_service(name)),
+                'State': state, 'Config': {'Healthcheck': {'Test': ['CMD', 'true']},
+                                           'Labels': {'PODMAN_SYSTEMD_UNIT': self.container_service(name)}}}
 
     # -- generator ------------------------------------------------------------------------------
 
@@ -910,3 +923,63 @@ def test_check_mode_pulls_nothing(capsys, host):
     host.registry.add('registry.test/cache:1')
     result = run(capsys, {'units': [relying('registry.test/cache:1')]}, check=True)
     assert result['changed'] and not [c for c in host.calls if c[1:2] == ['pull']]
+
+
+# -- pull policies ---------------------------------------------------------------------------------------------
+
+def app(pull=None):
+    unit = {'name': 'demo-app.container', 'phase': 1,
+            'content': '[Container]\nImage=registry.test/app:1\nContainerName=demo-app\nHealthCmd=true\nNotify=healthy\n'}
+    if pull:
+        unit['pull'] = pull
+    return unit
+
+
+def pulls_of(host):
+    return [c for c in host.calls if c[1:2] == ['pull']]
+
+
+def test_always_pulls_every_run_and_a_moved_tag_restarts_the_running_container(capsys, host):
+    host.registry.add('registry.test/app:1')
+    first = run(capsys, {'units': [app('always')]})
+    assert not first.get('failed'), first.get('msg')
+    assert first['pulls'] == {'registry.test/app:1': 'pulled (always)'}
+    again = run(capsys, {'units': [app('always')]})
+    assert not again['changed'] and again['pulls'] == {'registry.test/app:1': 'up to date (always)'}
+    assert len(pulls_of(host)) == 2, 'always: a pull on every run'
+    host.registry_ids['registry.test/app:1'] = 'id-new-build'
+    moved = run(capsys, {'units': [app('always')]})
+    assert moved['changed'] and moved['units']['demo-app.container']['service'] == 'restart'
+    assert 'is a new build' in moved['units']['demo-app.container']['image'], 'the unit file did not change'
+    assert host.running_image['demo-app.service'] == 'id-new-build'
+
+
+def test_a_rollback_puts_a_moved_tag_back_on_the_previous_image(capsys, host):
+    host.registry.add('registry.test/app:1')
+    run(capsys, {'units': [app('always')]})
+    host.registry_ids['registry.test/app:1'] = 'id-broken-build'
+    host.unhealthy.add('id-broken-build')  # a container of the new build never gets healthy
+    failed = run(capsys, {'units': [app('always')]})
+    assert failed['failed'] and failed['rollback']['ok'], failed.get('msg')
+    assert failed['rollback']['retagged'] == ['registry.test/app:1']
+    assert ['podman', 'tag', 'id-registry.test/app:1', 'registry.test/app:1'] in host.calls
+    assert host.running_image['demo-app.service'] == 'id-registry.test/app:1', 'back on the image it ran before'
+
+
+def test_missing_pulls_once_newer_asks_the_registry_and_never_pulls_nothing(capsys, host):
+    host.registry.add('registry.test/app:1')
+    run(capsys, {'units': [app()]})
+    run(capsys, {'units': [app()]})
+    assert len(pulls_of(host)) == 1, 'missing (the default): only while the host lacks the image'
+    run(capsys, {'units': [app('newer')]})
+    assert pulls_of(host)[-1] == ['podman', 'pull', '--quiet', '--policy', 'newer', '--', 'registry.test/app:1']
+    del host.images['registry.test/app:1']
+    host.services['demo-app.service'] = {'state': 'inactive', 'inv': ''}  # to be started: its image must be there
+    refused = run(capsys, {'units': [app('never')]})
+    assert refused['failed'] and len(pulls_of(host)) == 2, 'never: the image must be on the host'
+
+
+def test_check_mode_says_what_it_would_pull(capsys, host):
+    host.registry.add('registry.test/app:1')
+    result = run(capsys, {'units': [app('always')]}, check=True)
+    assert result['pulls'] == {'registry.test/app:1': 'would pull (always)'} and not pulls_of(host)

@@ -268,14 +268,15 @@ def test_layers_refuse_a_cycle():
 @pytest.mark.parametrize('unit, kwargs, expected', [
     (r.container_unit(model()), {'service': 'web', 'timeout': 60, 'secrets': ['s', 's'], 'image': 'i'},
      {'service': 'web', 'unit': 'app-web.service', 'container': 'app-web', 'image': 'i', 'wait': True, 'timeout': 60,
-      'secrets': ['s']}),
+      'secrets': ['s'], 'pull': None}),
     (r.container_unit(model()), {'wait': False}, {'wait': False, 'timeout': 120}),
     (r.network_unit('app', 'n'), {'wait': True}, {'service': None, 'unit': 'app-network.service', 'container': None,
-                                                  'image': None, 'wait': False, 'timeout': 120, 'secrets': []}),
+                                                  'image': None, 'wait': False, 'timeout': 120, 'secrets': [],
+                                                  'pull': None}),
 ])
 def test_plan_unit(unit, kwargs, expected):
     planned = r.plan_unit(unit, 'system', **kwargs)
-    assert sorted(planned) == ['container', 'image', 'name', 'secrets', 'service', 'text', 'timeout', 'unit', 'wait']
+    assert sorted(planned) == ['container', 'image', 'name', 'pull', 'secrets', 'service', 'text', 'timeout', 'unit', 'wait']
     assert dict((k, planned[k]) for k in expected) == expected
     assert planned['text'] == module_text(unit['name'], unit['sections'], 'system')
 
