@@ -441,7 +441,8 @@ def container_model(ctx, name, svc):
         'no_new_privileges': svc.get('no_new_privileges', True),
         'drop_capabilities': svc.get('drop_capabilities', []), 'add_capabilities': svc.get('add_capabilities', []),
         'stop_timeout': svc.get('stop_timeout'), 'labels': _labels(ctx, name),
-        'healthcheck': svc.get('healthcheck'), 'wait': True,
+        'healthcheck': svc.get('healthcheck'), 'wait': True, 'entrypoint': svc.get('entrypoint'),
+        'job': svc.get('kind') == 'job', 'restart': svc.get('restart', 'always'),
         'depends_on': ['%s-%s' % (instance, d) for d in svc.get('depends_on', [])],
         'start_timeout': svc.get('start_timeout', 300), 'limits': _service_limits(ctx, name, svc),
     }

@@ -235,12 +235,12 @@ def container_model(stack, name, svc, scope='system', images=None, proxy_network
                     for v in svc.get('volumes', [])],
         'environment': svc.get('environment', {}),
         'secrets': [_secret_ref(prefix, ref) for ref in svc.get('secrets', [])],
-        'publish': svc.get('publish', []), 'command': svc.get('command'),
+        'publish': svc.get('publish', []), 'command': svc.get('command'), 'entrypoint': svc.get('entrypoint'),
         'labels': [('%s.managed' % LABEL_PREFIX, 'true'), ('%s.stack' % LABEL_PREFIX, prefix),
                    ('%s.service' % LABEL_PREFIX, name)],
-        'healthcheck': svc.get('healthcheck'), 'wait': wait['healthy'],
+        'healthcheck': svc.get('healthcheck'), 'wait': wait['healthy'] or svc.get('kind') == 'job',
         'depends_on': ['%s-%s' % (prefix, dep) for dep in sorted(set(svc.get('depends_on', [])))],
-        'start_timeout': wait['timeout'] + 30,
+        'start_timeout': wait['timeout'] + 30, 'job': svc.get('kind') == 'job', 'restart': svc.get('restart', 'always'),
     }
 
 
@@ -258,7 +258,7 @@ def _container_unit(stack, name, svc, scope, images, proxy_network):
     unit = _render.container_unit(model)
     return {
         'name': unit['name'], 'type': 'container', 'service': name, 'unit': unit['unit'], 'container': unit['container'],
-        'image': model['image'], 'pull': unit['pull'], 'depends_on': sorted(set(svc.get('depends_on', []))),
+        'image': model['image'], 'pull': unit['pull'], 'job': model['job'], 'depends_on': sorted(set(svc.get('depends_on', []))),
         'secrets': sorted(set(ref['name'] for ref in model['secrets'])),
         'wait_for': _wait_for(svc), 'sections': unit['sections'], 'text': unit['text'],
     }
@@ -309,7 +309,7 @@ def stack_plan(stack, scope='system', proxy_network=traefik.NETWORK):
         stack = stack_load(stack)
     rendered = stack_render(stack, scope, proxy_network=proxy_network)
     phases = [[_render.plan_unit(unit, scope) for unit in rendered['infra']]]
-    phases += [[_render.plan_unit(unit, scope, service=unit['service'], wait=unit['wait_for']['healthy'],
+    phases += [[_render.plan_unit(unit, scope, service=unit['service'], wait=unit['wait_for']['healthy'] or unit['job'],
                                   timeout=unit['wait_for']['timeout'], secrets=unit['secrets'], image=unit['image'])
                 for unit in layer] for layer in rendered['phases']]
     plan = _render.plan(stack['name'], 'stack', scope, phases, secrets=rendered['secrets'], routes=rendered['routes'],

@@ -411,6 +411,11 @@ def new_record(name, scope, plans, previous_secrets, now=None, pid=None, txn_id=
             'scope': scope.name, 'user': scope.user, 'state': 'prepared', 'pid': os.getpid() if pid is None else pid,
             'started': now, 'updated': now,
             'units': dict((p['file'], journal_unit(p)) for p in plans if touches(p)),
+            # running units the transaction does not touch: systemd stops those that Requires= a unit whose restart
+            # fails, so a rollback starts them again (bystanders)
+            'bystanders': dict((p['file'], journal_unit(p)) for p in plans
+                               if not touches(p) and p['state'] == 'present' and p['was_active']
+                               and p['type'] not in INFRA_TYPES),
             'routes': dict((r.name, {'path': r.path, 'before': r.old, 'after': r.text}) for r in routes if r.changed),
             'files': dict((f['path'], {'before': f['before'], 'mode': f['mode_before'], 'after': f['content']})
                           for f in files if f['changed']),
@@ -472,6 +477,8 @@ def rollback_summary(rollback):
     lines += ['secret %s restored' % s for s in rollback['secrets']]
     lines += ['daemon-reload'] if rollback.get('reloaded') else []
     lines += ['stopped %s' % s for s in rollback['stopped']] + ['restarted %s' % s for s in rollback['restarted']]
+    lines += ['started again %s' % s for s in rollback.get('started') or []]
+    lines += ['tag %s put back' % i for i in rollback.get('retagged') or []]
     return lines
 
 
@@ -644,7 +651,17 @@ def rollback_message(rollback):
             % ('; '.join(rollback['errors']), done))
 
 
+ONESHOT_RE = re.compile(r'(?m)^[ \t]*Type[ \t]*=[ \t]*oneshot[ \t]*$')
+
+
+def is_job(text):
+    """Whether a unit text is a one-shot job (Type=oneshot): done when it exited 0, its container gone."""
+    return bool(text and ONESHOT_RE.search(text))
+
+
 def health_target(item):
+    if item.get('job'):
+        return podman.Target(item['service_name'], unit=item['service_name'])  # its container is gone when done
     if item.get('container'):
         return podman.Target(item['container'], container=item['container'], unit=item['service_name'])
     return podman.Target.from_name(item['service_name'])
@@ -897,8 +914,27 @@ class Restorer(object):
             self.step(out, self.host.retag, record['moved'])
             out['retagged'] = sorted(record['moved'])
         self.step(out, self.restart, record, plan['restart'], out)
+        self.step(out, self.revive, record, out)
         out['ok'] = not out['errors']
         return out
+
+    def revive(self, record, out):
+        """Start the bystanders systemd stopped along with a unit they require (Requires= propagates a failed
+        restart); waited on like the restarted ones."""
+        bystanders = record.get('bystanders') or {}
+        if not bystanders:
+            return
+        shows = self.host.states([unit['service'] for unit in bystanders.values()])
+        items = [dict(unit, file=f, service_name=unit['service'], verb='start', job=is_job(unit['before']))
+                 for f, unit in sorted(bystanders.items(), key=lambda item: (item[1]['phase'], item[0]))
+                 if not is_active(shows.get(unit['service']))]
+        if not items:
+            return
+        self.host.systemctl('reset-failed', [i['service_name'] for i in items], ok_rcs=None)
+        dummy, failure = self.waiter.start(items)
+        out['started'] = [i['service_name'] for i in items]
+        if failure:
+            out['errors'].append('%s did not come back: %s' % (failure['service'], failure['cause']))
 
     def step(self, out, func, *args, **kwargs):
         try:
@@ -945,8 +981,8 @@ class Restorer(object):
     def restart(self, record, services, out):
         if not services:
             return
-        items = [dict(unit, file=f, service_name=unit['service'], verb='restart') for f, unit in ordered_units(record)
-                 if unit['service'] in services]
+        items = [dict(unit, file=f, service_name=unit['service'], verb='restart', job=is_job(unit['before']))
+                 for f, unit in ordered_units(record) if unit['service'] in services]
         healthy, failure = self.waiter.start(items)
         out['restarted'] = list(services)
         if failure:
@@ -1197,6 +1233,8 @@ class Planner(object):
         spec['service_name'] = quadlet.service_name(spec['base'], spec['type'], unit)
         container = spec['type'] == 'container' and unit is not None
         spec['container'] = quadlet.container_target(unit) if container else None
+        # a one-shot job (Type=oneshot): done when its unit is active after the container exited 0
+        spec['job'] = bool(container and (unit.get('Service', 'Type') or '').strip() == 'oneshot')
         spec['secrets'] = quadlet.secret_names(unit, spec['type']) if unit is not None else []
         spec['purge_object'] = None
         if spec['state'] == 'absent':
@@ -1512,7 +1550,7 @@ class Transaction(object):
     def record_phase(self, number, group, healthy):
         self.phase_result(number)['healthy'] = healthy
         for plan in group:
-            seconds = healthy.get(plan['container'] or plan['service_name'])
+            seconds = healthy.get(plan['service_name'] if plan.get('job') else (plan['container'] or plan['service_name']))
             self.result['units'][plan['file']]['seconds_to_healthy'] = seconds
 
     def confirm_routes(self):
@@ -1549,7 +1587,7 @@ class Transaction(object):
     def run_health(self, plans):
         """verify_health: every waited-on container of the set judged once more after the checks (its healthcheck
         run now, its unit active and not restarting); a container still starting is given HEALTH_RECHECK seconds."""
-        items = [p for p in plans if p['state'] == 'present' and p['type'] == 'container' and p['wait']]
+        items = [p for p in plans if p['state'] == 'present' and p['type'] == 'container' and p['wait'] and not p.get('job')]
         if not self.params['verify_health'] or not items:
             return
         t0 = self.clock()

@@ -20,6 +20,7 @@ container model (a plain dict, see CONTAINER_DEFAULTS); everything from there on
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import re
 from collections import OrderedDict
 
@@ -47,6 +48,7 @@ CONTAINER_DEFAULTS = OrderedDict([
     ('secrets', []),              # {name: podman secret, env: VAR} or {name, file: /path}
     ('publish', []),              # PublishPort= values, or {host_ip, host_port, container_port, protocol}
     ('command', None),            # Exec=
+    ('entrypoint', None),         # Entrypoint= (a string, or a list written as the JSON array Quadlet takes)
     ('user', None),
     ('devices', []),
     ('tmpfs', []),
@@ -59,7 +61,8 @@ CONTAINER_DEFAULTS = OrderedDict([
     ('healthcheck', None),        # None | 'none' | {cmd, interval, timeout, retries, start_period}
     ('wait', True),               # the start waits for health: Notify=healthy when a healthcheck runs
     ('depends_on', []),           # container names it needs: Requires= and After= their services
-    ('restart', DEFAULT_RESTART),
+    ('restart', DEFAULT_RESTART),  # Restart=: always | on-failure | no (a job: no)
+    ('job', False),               # a one-shot job (migration, model pull): Type=oneshot, RemainAfterExit=yes, no restart
     ('start_timeout', None),      # TimeoutStartSec=
     ('limits', {}),               # [Service] keys (MemoryMax, MemoryHigh, CPUWeight, Nice, ...) in order
 ])
@@ -187,6 +190,15 @@ def normalise(model):
     return out
 
 
+def entrypoint_value(entrypoint):
+    """Entrypoint= of a model's entrypoint: a string as it is, a list as the JSON array Quadlet parses; escaped."""
+    if entrypoint is None:
+        return None
+    if isinstance(entrypoint, (list, tuple)):
+        return escape(json.dumps([str(part) for part in entrypoint]))
+    return escape(entrypoint)
+
+
 def unit_pull(policy):
     """The Pull= a unit gets for a pull policy. The deploy pulls (quadlet_apply's units[].pull) before anything
     changes; the unit itself only pulls a missing image, so a start at boot never waits for a registry (or fails
@@ -209,6 +221,7 @@ def container_section(model):
         ('Environment', [literal_word('%s=%s' % (k, scalar(v))) for k, v in sorted(m['environment'].items())]),
         ('Secret', [secret_value(ref) for ref in m['secrets']]),
         ('PublishPort', [publish_value(p) for p in m['publish']]),
+        ('Entrypoint', entrypoint_value(m['entrypoint'])),
         ('Exec', escape(m['command']) if m['command'] is not None else None),
         ('User', m['user']),
         ('AddDevice', [escape(d) for d in m['devices']]), ('Tmpfs', [escape(t) for t in m['tmpfs']]),
@@ -219,7 +232,8 @@ def container_section(model):
         ('Label', label_words(m['labels'])),
     ])
     section = _drop_empty(section)
-    section.update(health_keys(m['healthcheck'], m['wait']))
+    # a job has run when it exits 0: it is waited on by its unit (oneshot), never by a healthcheck
+    section.update(health_keys(m['healthcheck'], m['wait'] and not m['job']))
     return section
 
 
@@ -231,7 +245,11 @@ def container_sections(model):
     if deps:
         unit['Requires'] = deps
         unit['After'] = list(deps)
-    service = OrderedDict([('Restart', m['restart'] or DEFAULT_RESTART)])
+    if m['job']:
+        # systemd waits for a oneshot's exit (After= on it too) and keeps it active once it exited 0
+        service = OrderedDict([('Type', 'oneshot'), ('RemainAfterExit', True), ('Restart', 'no')])
+    else:
+        service = OrderedDict([('Restart', m['restart'] or DEFAULT_RESTART)])
     if m['start_timeout'] is not None:
         service['TimeoutStartSec'] = m['start_timeout']
     service.update(m['limits'] or {})

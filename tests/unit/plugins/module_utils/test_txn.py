@@ -294,6 +294,18 @@ def test_new_record_keeps_touched_units_and_previous_secrets():
     json.dumps(record)
 
 
+def test_running_units_the_transaction_does_not_touch_are_kept_as_bystanders():
+    app = txn.plan_unit(dict(spec('app.container', before=WEB, after=WEB), phase=3), show(), [])
+    record = txn.new_record('demo', ScopeStub(), plans_for_record() + [app], {}, pid=42)
+    assert sorted(record['bystanders']) == ['app.container'], 'not the untouched network, not the touched units'
+    assert record['bystanders']['app.container']['service'] == 'app.service'
+
+
+def test_is_job():
+    assert txn.is_job('[Container]\nImage=x\n[Service]\nType=oneshot\nRemainAfterExit=true\n')
+    assert not txn.is_job('[Container]\nImage=x\n[Service]\nRestart=always\n') and not txn.is_job(None)
+
+
 def test_last_record_counts_every_unit_as_touched_and_drops_the_pid():
     record = txn.new_record('demo', ScopeStub(), plans_for_record(), {}, pid=42)
     last = txn.last_record(record, now=9.0)
@@ -491,6 +503,9 @@ def test_health_target():
     assert (target.name, target.container, target.unit) == ('web', 'web', 'web.service')
     target = txn.health_target({'container': None, 'service_name': 'app.service'})
     assert (target.name, target.container, target.unit) == ('app.service', None, 'app.service')
+    target = txn.health_target({'container': 'migrate', 'service_name': 'migrate.service', 'job': True})
+    assert (target.name, target.container, target.unit) == ('migrate.service', None, 'migrate.service'), \
+        'a job is done when its unit is active after the container exited 0 (and is gone)'
 
 
 def test_mask_is_the_podman_mask():

@@ -292,3 +292,19 @@ def test_plan_routes_and_checks_carry_only_their_arguments():
         {'name': 'h', 'container': None, 'command': None, 'stdout_regex': None, 'retries': 0, 'delay': 2,
          'http': {'url': 'http://x/', 'status': [200], 'host': None, 'body_regex': None}}]
     assert sorted(plan) == ['kind', 'name', 'phases', 'rollback_order', 'routes', 'scope', 'secrets', 'verify']
+
+
+def test_a_job_is_a_oneshot_that_is_never_restarted_and_not_waited_on_by_a_healthcheck():
+    sections = r.container_sections(model(job=True, healthcheck={'cmd': 'true'}, restart='always'))
+    assert list(sections['Service'].items()) == [('Type', 'oneshot'), ('RemainAfterExit', True), ('Restart', 'no')]
+    assert 'Notify' not in sections['Container'], 'a oneshot is done when it exits, not when healthy'
+    assert r.container_sections(model(restart='on-failure'))['Service']['Restart'] == 'on-failure'
+
+
+@pytest.mark.parametrize('entrypoint, value', [
+    ('/usr/bin/psql', '/usr/bin/psql'),
+    (['/bin/sh', '-c', 'echo $HOME 100%'], '["/bin/sh", "-c", "echo $$HOME 100%%"]'),
+    (None, None),
+])
+def test_entrypoint_as_quadlet_takes_it(entrypoint, value):
+    assert r.container_section(model(entrypoint=entrypoint)).get('Entrypoint') == value
