@@ -30,6 +30,7 @@ from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PATTERNS_DIR = os.path.join(COLLECTION_ROOT, 'patterns')
 SCHEMA_PATH = os.path.join(PATTERNS_DIR, 'schema', 'pattern.schema.json')
+CONTAINER_SCHEMA_PATH = os.path.join(COLLECTION_ROOT, 'schemas', 'container.schema.json')
 
 PROXY_NETWORK = 'proxy'
 PLACEHOLDER_RE = re.compile(r'\{([a-z][a-z0-9_]*)\}')
@@ -126,9 +127,21 @@ def _error_reason(error):
     return key_path(error.absolute_path), error.message
 
 
+def _registry():
+    """The schemas the collection's schemas reference by URI (schemas/container.schema.json: the container keys a
+    pattern's and a stack's services share)."""
+    if 'registry' not in _SCHEMA_CACHE:
+        import referencing  # pylint: disable=import-outside-toplevel  # jsonschema's own dependency
+        import referencing.jsonschema  # pylint: disable=import-outside-toplevel
+        shared = load_schema(CONTAINER_SCHEMA_PATH)
+        resource = referencing.Resource.from_contents(shared, default_specification=referencing.jsonschema.DRAFT202012)
+        _SCHEMA_CACHE['registry'] = referencing.Registry().with_resource(shared['$id'], resource)
+    return _SCHEMA_CACHE['registry']
+
+
 def schema_problems(data, schema):
     validator_cls = _require_jsonschema().validators.validator_for(schema)
-    validator = validator_cls(schema)
+    validator = validator_cls(schema, registry=_registry())
     problems = set(_error_reason(e) for e in validator.iter_errors(data))
     return sorted(problems)
 
@@ -148,7 +161,8 @@ def _partial(node, refs_partial=True):
         if key == 'required' and refs_partial:
             continue
         if key == '$ref' and refs_partial:
-            out[key] = value.replace('#/$defs/', '#/$defs/partial_')
+            # the schema's own definitions; a shared one (schemas/container.schema.json) is a scalar or a list
+            out[key] = value.replace('#/$defs/', '#/$defs/partial_', 1) if value.startswith('#/$defs/') else value
         elif key == 'items':
             out[key] = value
         elif key in ('$defs',):

@@ -236,6 +236,11 @@ def container_model(stack, name, svc, scope='system', images=None, proxy_network
         'environment': svc.get('environment', {}),
         'secrets': [_secret_ref(prefix, ref) for ref in svc.get('secrets', [])],
         'publish': svc.get('publish', []), 'command': svc.get('command'), 'entrypoint': svc.get('entrypoint'),
+        # the container keys a stack service shares with a pattern's (schemas/container.schema.json)
+        'user': svc.get('user'), 'read_only': svc.get('read_only', False), 'tmpfs': svc.get('tmpfs', []),
+        'devices': svc.get('devices', []), 'no_new_privileges': svc.get('no_new_privileges', True),
+        'add_capabilities': svc.get('add_capabilities', []), 'drop_capabilities': svc.get('drop_capabilities', []),
+        'stop_timeout': svc.get('stop_timeout'),
         'labels': [('%s.managed' % LABEL_PREFIX, 'true'), ('%s.stack' % LABEL_PREFIX, prefix),
                    ('%s.service' % LABEL_PREFIX, name)],
         'healthcheck': svc.get('healthcheck'), 'wait': wait['healthy'] or svc.get('kind') == 'job',

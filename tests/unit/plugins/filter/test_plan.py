@@ -282,3 +282,31 @@ def test_a_pattern_service_pull_wins_over_the_deployment_policy():
     plan = pf.pattern_plan(pf.pattern_render(pattern, 'wiki', hostname='wiki.example.org', pull='always'))
     pulls = dict((u['service'], u['pull']) for phase in plan['phases'] for u in phase if u['container'])
     assert pulls == {'db': 'never', 'app': 'always'}
+
+
+SHARED = 'https://homelab.deploy/schemas/container.schema.json#/$defs/'
+
+
+def test_pattern_and_stack_services_share_one_definition_of_the_container_keys():
+    shared = json.load(open(pf.CONTAINER_SCHEMA_PATH))['$defs']
+    for path in (pf.SCHEMA_PATH, sf.STACK_SCHEMA_PATH):
+        service = json.load(open(path))['$defs']['service']['properties']
+        assert dict((k, service[k]) for k in shared) == dict((k, {'$ref': SHARED + k}) for k in shared), path
+
+
+def test_a_stack_service_takes_the_container_keys_of_a_pattern_service():
+    web = {'image': 'localhost/hl-web:latest', 'user': '1000:1000', 'read_only': True, 'tmpfs': ['/tmp'],
+           'devices': ['/dev/dri'], 'drop_capabilities': ['ALL'], 'add_capabilities': ['CAP_NET_BIND_SERVICE'],
+           'stop_timeout': 20, 'entrypoint': ['/bin/sh', '-c'], 'command': 'exec hl-web serve'}
+    plan = sf.stack_plan(sf.stack_load({'schema_version': 1, 'name': 'ck', 'services': {'web': web}}))
+    text = plan['phases'][1][0]['text']
+    for line in ('User=1000:1000', 'ReadOnly=true', 'Tmpfs=/tmp', 'AddDevice=/dev/dri', 'DropCapability=ALL',
+                 'AddCapability=CAP_NET_BIND_SERVICE', 'StopTimeout=20', 'Entrypoint=["/bin/sh", "-c"]',
+                 'NoNewPrivileges=true'):
+        assert line + '\n' in text, line
+
+
+def test_a_bad_shared_container_key_names_the_stack_key():
+    with pytest.raises(AnsibleFilterError) as raised:
+        sf.stack_load({'schema_version': 1, 'name': 'ck', 'services': {'web': {'image': 'x', 'restart': 'sometimes'}}})
+    assert 'services.web.restart' in str(raised.value)
