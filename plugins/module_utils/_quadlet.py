@@ -405,6 +405,19 @@ def read_text(path):
         return None
 
 
+CONTROL_RE = re.compile(u'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+
+
+def check_content(filename, text):
+    """Refuse unit text with control characters other than tab and line ends: systemd ends a line at NUL, so
+    what follows one would be read as new lines of the unit."""
+    found = CONTROL_RE.search(text or '')
+    if found:
+        line = text.count('\n', 0, found.start()) + 1
+        raise QuadletError('unit %s: line %d contains the control character %r (a NUL would end the line for '
+                           'systemd and the rest be read as new lines)' % (filename, line, found.group(0)))
+
+
 def ensure_newline(text):
     return text if text.endswith('\n') else text + '\n'
 

@@ -71,6 +71,7 @@ def unit_spec(raw):
         raise quadlet.QuadletError('unit %s: purge only applies to state=absent' % filename)
     if restart and state != 'present':
         raise quadlet.QuadletError('unit %s: restart only applies to state=present' % filename)
+    quadlet.check_content(filename, raw.get('content'))
     wait = raw.get('wait')
     timeout = raw.get('timeout')
     return {'file': filename, 'base': base, 'type': unit_type, 'state': state, 'content': raw.get('content'),

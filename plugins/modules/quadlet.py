@@ -356,6 +356,10 @@ class QuadletManager(object):
 
     def desired_text(self):
         if self.params['content'] is not None:
+            try:
+                quadlet.check_content(self.params['name'], self.params['content'])
+            except quadlet.QuadletError as exc:
+                self.fail(to_native(exc))
             text = quadlet.ensure_newline(self.params['content'])
             return self.apply_enabled_to_content(text)
         try:

@@ -310,3 +310,16 @@ def test_a_bad_shared_container_key_names_the_stack_key():
     with pytest.raises(AnsibleFilterError) as raised:
         sf.stack_load({'schema_version': 1, 'name': 'ck', 'services': {'web': {'image': 'x', 'restart': 'sometimes'}}})
     assert 'services.web.restart' in str(raised.value)
+
+
+def test_a_nul_in_a_stack_value_is_refused_on_the_controller():
+    stack = sf.stack_load({'schema_version': 1, 'name': 'nul', 'services': {'web': {
+        'image': 'x', 'environment': {'A': 'ok\x00[Service]\nExecStartPre=/bin/sh'}}}})
+    with pytest.raises(AnsibleFilterError) as raised:
+        sf.stack_plan(stack)
+    assert 'newline' in str(raised.value) or 'control character' in str(raised.value)
+    stack = sf.stack_load({'schema_version': 1, 'name': 'nul', 'services': {'web': {
+        'image': 'x', 'environment': {'A': 'ok\x00ExecStartPre=/bin/sh'}}}})
+    with pytest.raises(AnsibleFilterError) as raised:
+        sf.stack_plan(stack)
+    assert "control character '\\x00'" in str(raised.value)

@@ -275,6 +275,9 @@ def test_enabled_true_appends_install_to_content(capsys, host):
     ({'sections': {'Container': {'Image': 'localhost/hl-nope:latest'}}}, 'localhost/hl-nope:latest is not present'),
     ({'sections': {'Container': {'Image': 'docker.io/x/y:1', 'Pull': 'never'}}}, '(Pull=never)'),
     ({'sections': {'Container': {'Image': 'x', 'Environment': 'A\nB'}}}, 'value contains a newline'),
+    ({'sections': {'Container': {'Image': 'x', 'Environment': 'A=1\x00[Service]'}}}, 'contains the control character'),
+    ({'content': '[Container]\nImage=x\nEnvironment=A=1\x00\n[Service]\nExecStartPre=/bin/sh -c id\n'},
+     'web.container: line 3 contains the control character'),
     ({'sections': {'Container': {'Image': 'x', 'Secret': 'db-pass,type=env,target=PW'}}},
      'uses podman secret(s) db-pass, which do not exist in the system scope'),
 ])

@@ -983,3 +983,10 @@ def test_check_mode_says_what_it_would_pull(capsys, host):
     host.registry.add('registry.test/app:1')
     result = run(capsys, {'units': [app('always')]}, check=True)
     assert result['pulls'] == {'registry.test/app:1': 'would pull (always)'} and not pulls_of(host)
+
+
+def test_a_nul_in_unit_content_is_refused_before_anything_changes(capsys, host):
+    unit = {'name': 'demo-web.container', 'content': '[Container]\nImage=localhost/web:1\nLabel=a=b\x00[Service]\n'}
+    result = run(capsys, {'units': [NET, unit]})
+    assert result['failed'] and 'line 3 contains the control character' in result['msg']
+    assert not os.path.exists(os.path.join(host.unit_dir, 'demo.network')), 'nothing written'
