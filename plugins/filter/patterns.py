@@ -467,7 +467,7 @@ def _container_unit(ctx, name, svc):
     unit = _render.container_unit(model)
     return {
         'name': unit['name'], 'type': 'container', 'service': name, 'container': unit['container'],
-        'unit': unit['unit'], 'image': svc['image'], 'pull': unit['pull'],
+        'unit': unit['unit'], 'image': svc['image'], 'pull': unit['pull'], 'job': model['job'],
         'secrets': sorted(set(ref['name'] for ref in model['secrets'])),
         'healthcheck': unit['notify_healthy'], 'depends_on': list(svc.get('depends_on', [])),
         'wait': True, 'timeout': model['start_timeout'], 'sections': unit['sections'], 'text': unit['text'],

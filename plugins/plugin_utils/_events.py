@@ -211,6 +211,8 @@ def progress_line(plan, event):
         return '%s %s %s: %s' % (at, name, label, '; '.join(acted) or 'nothing to start')
     if kind == 'healthy':
         container = event.get('container')
+        if container in by_service:  # a job's target is its unit: it is done, its container gone
+            return '%s %s: %s done after %.1f s' % (at, name, by_service[container], float(event.get('seconds') or 0))
         return '%s %s: %s healthy after %.1f s' % (at, name, by_container.get(container, container),
                                                    float(event.get('seconds') or 0))
     if kind == 'phase_done' and not event.get('ok'):

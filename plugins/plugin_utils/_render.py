@@ -346,6 +346,7 @@ def plan_unit(unit, scope, service=None, wait=None, timeout=None, secrets=(), im
         'name': unit['name'], 'text': managed_text(unit['sections'], scope),
         'service': service, 'unit': unit['unit'], 'container': unit.get('container') if is_container else None,
         'image': image if is_container else None, 'pull': unit.get('pull') if is_container else None,
+        'job': bool(is_container and unit.get('job')),
         'wait': is_container and (True if wait is None else bool(wait)),
         'timeout': int(timeout or DEFAULT_TIMEOUT), 'secrets': sorted(set(secrets)),
     }

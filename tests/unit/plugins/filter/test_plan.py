@@ -23,7 +23,7 @@ from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet
 from ansible_collections.homelab.deploy.plugins.modules import quadlet as quadlet_module
 
 PLAN_KEYS = ['kind', 'name', 'phases', 'rollback_order', 'routes', 'scope', 'secrets', 'unrouted', 'verify']
-UNIT_KEYS = ['container', 'image', 'name', 'pull', 'secrets', 'service', 'text', 'timeout', 'unit', 'wait']
+UNIT_KEYS = ['container', 'image', 'job', 'name', 'pull', 'secrets', 'service', 'text', 'timeout', 'unit', 'wait']
 
 
 def module_text(filename, sections, scope):
@@ -64,7 +64,7 @@ def test_demo_plan_in_detail():
     db = plan['phases'][1][1]
     assert dict((k, v) for k, v in db.items() if k != 'text') == {
         'name': 'demo-db.container', 'service': 'db', 'unit': 'demo-db.service', 'container': 'demo-db',
-        'image': 'localhost/postgres:17', 'pull': 'missing', 'wait': True, 'timeout': 120, 'secrets': ['demo-db-password']}
+        'image': 'localhost/postgres:17', 'pull': 'missing', 'job': False, 'wait': True, 'timeout': 120, 'secrets': ['demo-db-password']}
     assert plan['phases'][0][0]['unit'] == 'demo-network.service'
     assert plan['phases'][0][1]['unit'] == 'demo-pgdata-volume.service'
     assert plan['secrets'] == {'demo-db-password': {'length': 32}}
@@ -161,7 +161,7 @@ def test_web_app_pattern_plan_in_detail():
     db = plan['phases'][1][0]
     assert dict((k, v) for k, v in db.items() if k != 'text') == {
         'name': 'wiki-db.container', 'service': 'db', 'unit': 'wiki-db.service', 'container': 'wiki-db',
-        'image': 'docker.io/library/postgres:17', 'pull': 'missing', 'wait': True, 'timeout': 300, 'secrets': ['wiki-db-password']}
+        'image': 'docker.io/library/postgres:17', 'pull': 'missing', 'job': False, 'wait': True, 'timeout': 300, 'secrets': ['wiki-db-password']}
     assert plan['rollback_order'] == ['app', 'db']
     assert plan['routes'] == [{'name': 'wiki', 'hostname': ['wiki.example.org'], 'public': True,
                                'urls': ['http://wiki-app:3000'], 'middlewares': ['authelia@file', 'security-headers@file'],

@@ -51,6 +51,8 @@ LIVE_PLAN = dict(PLAN, phases=[PLAN['phases'][0], [dict(u, unit=u['container'] +
      '[  0.5 s] immich infra: start immich-network.service'),
     ({'event': 'healthy', 'container': 'immich-redis', 't': 2.8, 'seconds': 1.54},
      '[  2.8 s] immich: redis healthy after 1.5 s'),
+    ({'event': 'healthy', 'container': 'immich-redis.service', 't': 2.8, 'seconds': 1.54},
+     '[  2.8 s] immich: redis done after 1.5 s'),
     ({'event': 'phase_done', 'phase': 2, 't': 9.0, 'ok': False, 'seconds': 7.8}, '[  9.0 s] immich phase 2 failed after 7.8 s'),
     ({'event': 'phase_done', 'phase': 2, 't': 9.0, 'ok': True, 'seconds': 7.8}, None),
     ({'event': 'rollback', 't': 9.1, 'cause': 'phase 2: x'}, '[  9.1 s] immich: rolling back: phase 2: x'),

@@ -276,7 +276,7 @@ def test_layers_refuse_a_cycle():
 ])
 def test_plan_unit(unit, kwargs, expected):
     planned = r.plan_unit(unit, 'system', **kwargs)
-    assert sorted(planned) == ['container', 'image', 'name', 'pull', 'secrets', 'service', 'text', 'timeout', 'unit', 'wait']
+    assert sorted(planned) == ['container', 'image', 'job', 'name', 'pull', 'secrets', 'service', 'text', 'timeout', 'unit', 'wait']
     assert dict((k, planned[k]) for k in expected) == expected
     assert planned['text'] == module_text(unit['name'], unit['sections'], 'system')
 

@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+"""A real app as upstream ships it: Miniflux 2.2 (Debian trixie's miniflux package, built into an image by the
+harness) with PostgreSQL 17, deployed from the shipped stacks/miniflux.yml. The migrations run as a one-shot job
+after the database is healthy and before the app; the app runs as the miniflux user on a read-only root file
+system, creates its admin from a podman secret and answers /healthcheck through Traefik. A category created
+through Miniflux's API is a row in PostgreSQL; it survives a restart of the database (which restarts the job and
+the app through their Requires=) and a re-deploy, which changes nothing.
+"""
+import json
+import time
+
+from test_stack_events import on_node, run_role
+
+SECRETS = {'db-password': 'it-miniflux-db-0123456789', 'admin-password': 'it-miniflux-admin-42'}
+EXTRA = {'stack_name': 'miniflux', 'stack_secrets': SECRETS}
+
+
+def api(method, path, body=None):
+    argv = ['curl', '-sS', '-o', '/dev/stdout', '-w', '\\n%{http_code}', '-u', 'admin:' + SECRETS['admin-password'],
+            '-H', 'Host: miniflux.localhost', '-X', method, 'http://127.0.0.1' + path]
+    if body is not None:
+        argv += ['-H', 'Content-Type: application/json', '-d', json.dumps(body)]
+    out = on_node(*argv).stdout.rsplit('\n', 1)
+    return int(out[-1] or 0), out[0]
+
+
+def categories():
+    return on_node('podman', 'exec', 'miniflux-db', 'psql', '-U', 'miniflux', '-d', 'miniflux', '-tAc',
+                   'select title from categories order by title').stdout.split()
+
+
+def wait_healthy(container, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if on_node('podman', 'healthcheck', 'run', container).returncode == 0:
+            return True
+        time.sleep(1)
+    return False
+
+
+def test_miniflux_with_postgresql_from_its_stack(inventory):
+    try:
+        rc, events, out = run_role(inventory, EXTRA)
+        assert rc == 0, out[-3000:]
+        assert events[0]['outcome'] == 'success' and events[0]['details']['touched'] == ['db', 'migrate', 'app']
+        assert 'migrate done after' in out, 'the job is reported as done, not as a healthy container'
+        health = on_node('curl', '-sS', '-H', 'Host: miniflux.localhost', 'http://127.0.0.1/healthcheck').stdout
+        assert health.strip() == 'OK', health
+        assert on_node('podman', 'exec', 'miniflux-app', 'id', '-un').stdout.strip() == 'miniflux'
+        unit = on_node('cat', '/etc/containers/systemd/miniflux-app.container').stdout
+        assert SECRETS['db-password'] not in unit and SECRETS['admin-password'] not in unit
+
+        status, body = api('POST', '/v1/categories', {'title': 'homelab'})
+        assert status == 201, body
+        assert 'homelab' in categories(), 'the API wrote a row into PostgreSQL'
+
+        assert on_node('systemctl', 'restart', 'miniflux-db.service').returncode == 0
+        assert wait_healthy('miniflux-app'), 'the app came back after the database restart'
+        status, body = api('GET', '/v1/categories')
+        assert status == 200 and 'homelab' in body, body
+
+        rc, events, out = run_role(inventory, EXTRA)
+        assert rc == 0 and events == [], 're-deploy changes nothing (%s)' % out[-2000:]
+        assert 'homelab' in categories()
+    finally:
+        run_role(inventory, dict(EXTRA, stack_state='absent', stack_purge=True))
+        on_node('podman', 'secret', 'rm', '--ignore', 'miniflux-db-password', 'miniflux-admin-password')
