@@ -187,8 +187,10 @@ def compare_env(spec, info, image, ignored_env):
     declared = dict(spec.get('env') or {})
     running = pairs_to_dict((info.get('Config') or {}).get('Env'))
     baseline = pairs_to_dict((image.get('Config') or {}).get('Env')) if image else {}
-    # podman secrets of type=env land in the environment; their values are not ours to compare (or print)
-    secret_keys = set(s['target'] for s in spec.get('secrets') or [] if s.get('type') == 'env')
+    # podman secrets of type=env land in the environment; their values are not ours to compare (or print).
+    # podman 5 lists them in the inspect output under the secret's name (name=*******), not the target
+    secret_keys = set(key for s in spec.get('secrets') or [] if s.get('type') == 'env'
+                      for key in (s['target'], s['name']))
     # with EnvironmentFile= the file's variables are declared too, but only the host knows them
     extra_allowed = bool(spec.get('env_files'))
     out = []
@@ -505,8 +507,10 @@ def check_service(unit, containers, image_infos, images, shows, refs, options):
     name = unit['unit_name']
     findings = list(compare_unit(unit, shows.get(unit['service_name'])))
     info = containers.get(unit['spec'].get('name') or '')
+    # a one-shot job that exited 0 stays active (RemainAfterExit) without a container: nothing more to compare
+    job_done = unit.get('job') and info is None and (shows.get(unit['service_name']) or {}).get('ActiveState') == 'active'
     if info is None:
-        if not any(f['field'] == 'state' for f in findings):
+        if not job_done and not any(f['field'] == 'state' for f in findings):
             findings.append(finding('state', 'running', 'no container %s' % unit['spec'].get('name')))
     elif (info.get('State') or {}).get('Status') != 'running':
         findings.append(finding('state', 'running', (info.get('State') or {}).get('Status')))

@@ -70,7 +70,8 @@ class DriftChecker(object):
                     refs[filename] = quadlet.object_name(base, unit_type, unit)
                 elif unit_type == 'container' and self.wanted(filename):
                     units.append({'unit_name': filename, 'service_name': quadlet.service_name(base, unit_type, unit),
-                                  'spec': container_spec(unit), 'path': path})
+                                  'spec': container_spec(unit), 'path': path,
+                                  'job': (unit.get('Service', 'Type') or '').strip() == 'oneshot'})
             except UnitFileError as exc:
                 errors.append('%s: %s' % (path, to_native(exc)))
         return units, refs, errors

@@ -274,6 +274,9 @@ def test_env_secrets_and_environment_files_are_not_drift():
     assert [(f['field'], f['declared'], f['running']) for f in found] == [('env.DB_PASSWORD', None, '********')]
     spec_secret = unit(fixture('fxweb.container').replace('[Container]\n', '[Container]\nSecret=db,type=env,target=DB_PASSWORD\n'))['spec']
     assert drift.compare_env(spec_secret, with_secret, fixture('image_inspect.json')[0], set(drift.DEFAULT_IGNORED_ENV)) == []
+    as_podman5 = json.loads(json.dumps(clean))  # podman 5.4 lists an env secret under its own name, masked
+    as_podman5['Config']['Env'].append('db=*******')
+    assert drift.compare_env(spec_secret, as_podman5, fixture('image_inspect.json')[0], set(drift.DEFAULT_IGNORED_ENV)) == []
     spec_file = unit(fixture('fxweb.container').replace('[Container]\n', '[Container]\nEnvironmentFile=/etc/fx.env\n'))['spec']
     assert drift.compare_env(spec_file, with_secret, fixture('image_inspect.json')[0], set(drift.DEFAULT_IGNORED_ENV)) == []
 
@@ -293,3 +296,13 @@ def test_escaped_dollar_and_percent_are_not_drift_and_systemd_variables_are_not_
     services, dummy = check('inspect_clean.json', units=edited('Environment=HL_WEB_MESSAGE=hello\n',
                                                                'Environment=HL_WEB_MESSAGE=${GREETING}\n'))
     assert 'env.HL_WEB_MESSAGE' not in fields(services[0]), 'only systemd knows ${GREETING}'
+
+
+def test_a_job_that_ran_has_no_container_and_no_drift():
+    job = dict(edited('ContainerName=fxweb', 'ContainerName=gone')[0], job=True)
+    services, dummy = check('inspect_clean.json', units=[job])
+    assert fields(services[0]) == {}, 'active (exited) without a container is what a finished job looks like'
+    failed = shows('show_clean.txt')
+    failed['fxweb.service'] = dict(failed['fxweb.service'], ActiveState='failed', SubState='failed')
+    services, dummy = drift.check_host([job], fixture('inspect_clean.json'), fixture('image_inspect.json'), failed, REFS)
+    assert fields(services[0])['state'][:2] == ('active', 'failed/failed'), 'a failed job is still reported'
