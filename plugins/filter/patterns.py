@@ -448,7 +448,7 @@ def container_model(ctx, name, svc):
         'image': svc['image'], 'pull': svc.get('pull') or ctx['pull'],
         'networks': [_network_ref(ctx, n) for n in svc['networks']],
         'volumes': [_volume_model(ctx, v) for v in svc.get('volumes', [])],
-        'environment': svc.get('environment', {}),
+        'environment': svc.get('environment', {}), 'env_files': svc.get('env_files', []),
         'secrets': [_secret_ref(ctx, r) for r in svc.get('secrets', [])],
         'publish': svc.get('publish', []), 'command': svc.get('command'), 'user': svc.get('user'),
         'devices': svc.get('devices', []), 'tmpfs': svc.get('tmpfs', []), 'read_only': svc.get('read_only', False),

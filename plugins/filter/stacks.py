@@ -233,7 +233,7 @@ def container_model(stack, name, svc, scope='system', images=None, proxy_network
         'image': _pinned(svc, images), 'pull': svc.get('pull', 'missing'), 'networks': networks, 'network_aliases': [name],
         'volumes': [{'source': '%s-%s.volume' % (prefix, v['volume']), 'target': v['target'], 'options': [v.get('mode', 'rw')]}
                     for v in svc.get('volumes', [])],
-        'environment': svc.get('environment', {}),
+        'environment': svc.get('environment', {}), 'env_files': svc.get('env_files', []),
         'secrets': [_secret_ref(prefix, ref) for ref in svc.get('secrets', [])],
         'publish': svc.get('publish', []), 'command': svc.get('command'), 'entrypoint': svc.get('entrypoint'),
         # the container keys a stack service shares with a pattern's (schemas/container.schema.json)

@@ -1256,6 +1256,11 @@ class Planner(object):
                 errors.append('%s is shadowed by %s, which quadlet reads first; remove that file' % (spec['path'], shadow))
             unit = units[spec['file']]
             errors.extend('%s: %s' % (spec['file'], e) for e in quadlet.check_sections(unit, spec['type']))
+            if spec['type'] == 'container':
+                # podman reads them when the container starts: a missing one would fail the start mid-transaction
+                errors.extend('%s: EnvironmentFile=%s does not exist on the host' % (spec['file'], path)
+                              for path in unit.lookup_words('Container', 'EnvironmentFile')
+                              if os.path.isabs(path) and not os.path.exists(path))
             self.warn_credentials(spec, unit)
         if errors:
             raise Refused('invalid unit set: %s.' % '; '.join(errors), errors=errors)

@@ -45,6 +45,7 @@ CONTAINER_DEFAULTS = OrderedDict([
     ('network_aliases', []),
     ('volumes', []),              # {source, target, options: [..]} or a ready Volume= value
     ('environment', {}),          # name -> scalar, written sorted by name
+    ('env_files', []),            # EnvironmentFile= paths on the host (KEY=value lines podman reads at start)
     ('secrets', []),              # {name: podman secret, env: VAR} or {name, file: /path}
     ('publish', []),              # PublishPort= values, or {host_ip, host_port, container_port, protocol}
     ('command', None),            # Exec=
@@ -219,6 +220,7 @@ def container_section(model):
         ('Network', list(m['networks'])), ('NetworkAlias', list(m['network_aliases'])),
         ('Volume', [volume_value(v) for v in m['volumes']]),
         ('Environment', [literal_word('%s=%s' % (k, scalar(v))) for k, v in sorted(m['environment'].items())]),
+        ('EnvironmentFile', [escape(path) for path in m['env_files']]),
         ('Secret', [secret_value(ref) for ref in m['secrets']]),
         ('PublishPort', [publish_value(p) for p in m['publish']]),
         ('Entrypoint', entrypoint_value(m['entrypoint'])),

@@ -323,3 +323,13 @@ def test_a_nul_in_a_stack_value_is_refused_on_the_controller():
     with pytest.raises(AnsibleFilterError) as raised:
         sf.stack_plan(stack)
     assert "control character '\\x00'" in str(raised.value)
+
+
+def test_env_files_are_written_as_environment_files():
+    plan = sf.stack_plan(sf.stack_load({'schema_version': 1, 'name': 'ef', 'services': {'web': {
+        'image': 'x', 'env_files': ['/etc/ef/web.env', '/srv/ef/50%.env']}}}))
+    text = plan['phases'][1][0]['text']
+    assert 'EnvironmentFile=/etc/ef/web.env\n' in text and 'EnvironmentFile=/srv/ef/50%%.env\n' in text
+    with pytest.raises(AnsibleFilterError) as raised:
+        sf.stack_load({'schema_version': 1, 'name': 'ef', 'services': {'web': {'image': 'x', 'env_files': ['web.env']}}})
+    assert 'services.web.env_files' in str(raised.value)

@@ -990,3 +990,14 @@ def test_a_nul_in_unit_content_is_refused_before_anything_changes(capsys, host):
     result = run(capsys, {'units': [NET, unit]})
     assert result['failed'] and 'line 3 contains the control character' in result['msg']
     assert not os.path.exists(os.path.join(host.unit_dir, 'demo.network')), 'nothing written'
+
+
+def test_a_missing_environment_file_is_refused_before_anything_changes(capsys, host, tmp_path):
+    present = tmp_path / 'app.env'
+    present.write_text('A=1\n')
+    unit = {'name': 'demo-web.container', 'content': '[Container]\nImage=localhost/web:1\nEnvironmentFile=%s\n'
+            'EnvironmentFile=%s\n' % (present, tmp_path / 'gone.env')}
+    result = run(capsys, {'units': [NET, unit]})
+    assert result['failed'] and 'EnvironmentFile=%s does not exist on the host' % (tmp_path / 'gone.env') in result['msg']
+    assert str(present) + ' does not exist' not in result['msg']
+    assert not os.path.exists(os.path.join(host.unit_dir, 'demo.network')), 'nothing written'
