@@ -71,7 +71,7 @@ class DriftChecker(object):
                 elif unit_type == 'container' and self.wanted(filename):
                     units.append({'unit_name': filename, 'service_name': quadlet.service_name(base, unit_type, unit),
                                   'spec': container_spec(unit), 'path': path,
-                                  'job': (unit.get('Service', 'Type') or '').strip() == 'oneshot'})
+                                  'job': quadlet.is_job(unit)})
             except UnitFileError as exc:
                 errors.append('%s: %s' % (path, to_native(exc)))
         return units, refs, errors

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 
 from ansible_collections.homelab.deploy.plugins.module_utils._podman import mask_secrets
-from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError, container_spec
+from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import CONTROL_RE, UnitFileError, container_spec
 
 # type -> (the type's own section, suffix of the generated service name)
 UNIT_TYPES = {
@@ -405,7 +405,9 @@ def read_text(path):
         return None
 
 
-CONTROL_RE = re.compile(u'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+def is_job(unit):
+    """A parsed .container unit that is a one-shot job (Type=oneshot): done when its container exited 0."""
+    return (unit.get('Service', 'Type') or '').strip() == 'oneshot'
 
 
 def check_content(filename, text):

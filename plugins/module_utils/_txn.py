@@ -652,12 +652,14 @@ def rollback_message(rollback):
             % ('; '.join(rollback['errors']), done))
 
 
-ONESHOT_RE = re.compile(r'(?m)^[ \t]*Type[ \t]*=[ \t]*oneshot[ \t]*$')
-
-
 def is_job(text):
-    """Whether a unit text is a one-shot job (Type=oneshot): done when it exited 0, its container gone."""
-    return bool(text and ONESHOT_RE.search(text))
+    """Whether a unit text is a one-shot job (quadlet.is_job): done when it exited 0, its container gone."""
+    if not text:
+        return False
+    try:
+        return quadlet.is_job(parse_unit(text))
+    except UnitFileError:
+        return False
 
 
 def health_target(item):
@@ -1068,6 +1070,8 @@ class Planner(object):
         # every image of the set in one podman call: health from the image, pinning and digests read from it
         self.host.images(image for spec in specs if spec['type'] == 'container' and spec['content']
                          for image in IMAGE_LINE_RE.findall(spec['content']))
+        for spec in specs:
+            spec['pull_policy'] = pull_policy(spec)  # (policy, image), read once from the content as given
         self.pull_images(specs)
         for spec in specs:
             spec['before'] = self.host.read(spec['file'])
@@ -1099,7 +1103,7 @@ class Planner(object):
         the run (nothing has changed yet). In check mode nothing is pulled; the result says what would be."""
         wanted, users = {}, {}
         for spec in specs:
-            policy, image = pull_policy(spec)
+            policy, image = spec['pull_policy']
             if image and policy != 'never':
                 current = wanted.get(image, 'never')
                 wanted[image] = max(policy, current, key=PULL_POLICIES.index)
@@ -1130,7 +1134,7 @@ class Planner(object):
         also when its unit file is unchanged. Pinned units need none of this: the new digest changes the file."""
         if pin:
             return
-        candidates = [s for s in specs if s['container'] and pull_policy(s)[0] not in (None, 'never')
+        candidates = [s for s in specs if s['container'] and s['pull_policy'][0] not in (None, 'never')
                       and s.get('after') == s.get('before')]
         if not candidates:
             return
@@ -1138,7 +1142,7 @@ class Planner(object):
             [s['container'] for s in candidates])
             if (info.get('State') or {}).get('Running') or (info.get('State') or {}).get('Status') == 'running')
         for spec in candidates:
-            image = pull_policy(spec)[1]
+            image = spec['pull_policy'][1]
             now = (self.host.image(image) or {}).get('Id')
             if spec['container'] in running and now and running[spec['container']] != now:
                 spec['restart'] = True
@@ -1167,29 +1171,18 @@ class Planner(object):
     def health_from_image(self, spec, unit, text):
         """Notify=healthy only when a healthcheck runs: a unit that relies on its image's own HEALTHCHECK, whose
         image has none, is started without it (systemd would wait for ever) and waited on until running. The image
-        is pulled first when the host does not have it yet (so the answer comes from the image that will run)."""
+        was pulled before, by pull_images, so the answer comes from the image that will run."""
         image = waits_on_image_healthcheck(unit, spec['type'])
         if image is None:
             return text
-        found = self.host.image(image) or self.pull(spec, unit, image)
+        found = self.host.image(image)
         if found is None:
-            return text  # not on the host and not pulled here (check mode, Pull=never): refused or judged later
+            return text  # not on the host and not pulled (check mode, pull policy never): refused or judged later
         if image_has_healthcheck(found):
             return text
         spec['health_note'] = ('image %s has no HEALTHCHECK: started without Notify=healthy, waited on until it runs'
                                % image)
         return NOTIFY_HEALTHY_RE.sub('', text, count=1)
-
-    def pull(self, spec, unit, image):
-        if self.module.check_mode or quadlet.images_to_check(unit, spec['type']):
-            return None
-        try:
-            self.host.runner.podman('pull', '--quiet', '--', image)
-        except podman.CommandError as exc:
-            raise Refused('cannot pull image %s of %s: %s. Nothing was changed.' % (image, spec['file'], exc),
-                          missing_images=[image])
-        self.host.forget_images()
-        return self.host.image(image)
 
     @staticmethod
     def kept(spec):
@@ -1235,7 +1228,7 @@ class Planner(object):
         container = spec['type'] == 'container' and unit is not None
         spec['container'] = quadlet.container_target(unit) if container else None
         # a one-shot job (Type=oneshot): done when its unit is active after the container exited 0
-        spec['job'] = bool(container and (unit.get('Service', 'Type') or '').strip() == 'oneshot')
+        spec['job'] = bool(container and quadlet.is_job(unit))
         spec['secrets'] = quadlet.secret_names(unit, spec['type']) if unit is not None else []
         spec['purge_object'] = None
         if spec['state'] == 'absent':
@@ -1306,7 +1299,7 @@ class Planner(object):
         for plan in plans:
             if plan['state'] == 'present' and plan['service_action'] in ('start', 'restart'):
                 local = quadlet.images_to_check(units[plan['file']], plan['type'])
-                policy, image = pull_policy(plan)
+                policy, image = plan['pull_policy']
                 if policy == 'never' and not local:
                     local = [(image, 'pull policy never')]
                 missing.extend((plan['file'], image, why) for image, why in local

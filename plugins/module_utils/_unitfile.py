@@ -343,9 +343,10 @@ def _check_section_name(name):
         raise UnitFileError(problem)
 
 
-# Control characters other than tab: systemd ends a line at NUL (the rest would become new lines of the unit, a
-# [Service] section with ExecStartPre= for one), and the others have no place in a unit file either.
-_CONTROL_RE = re.compile(u'[\x00-\x08\x0b-\x1f\x7f]')
+# Control characters other than tab and the line ends (keys and values refuse those with their own message):
+# systemd ends a line at NUL (the rest would become new lines of the unit, a [Service] section with ExecStartPre=
+# for one), and the others have no place in a unit file either. quadlet.check_content uses it for unit text.
+CONTROL_RE = re.compile(u'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
 
 
 def _check_key(section, key):
@@ -353,7 +354,7 @@ def _check_key(section, key):
         raise UnitFileError('[%s]: key %r must be a non-empty string' % (section, key))
     if '=' in key or '\n' in key or '\r' in key:
         raise UnitFileError('[%s]: key %r contains "=" or a newline' % (section, key))
-    if _CONTROL_RE.search(key):
+    if CONTROL_RE.search(key):
         raise UnitFileError('[%s]: key %r contains a control character' % (section, key))
     if key != key.strip(_GO_SPACE) or key[0] in '#;':
         raise UnitFileError('[%s]: key %r has surrounding whitespace or starts like a comment' % (section, key))
@@ -373,7 +374,7 @@ def _render_value(section, key, value):
     text = _scalar_text(section, key, value)
     if '\n' in text or '\r' in text:
         raise UnitFileError('[%s] %s: value contains a newline' % (section, key))
-    found = _CONTROL_RE.search(text)
+    found = CONTROL_RE.search(text)
     if found:
         raise UnitFileError('[%s] %s: value contains the control character %r (a NUL would end the line for systemd)'
                             % (section, key, found.group(0)))
