@@ -442,24 +442,19 @@ def _service_limits(ctx, name, svc):
 def container_model(ctx, name, svc):
     """The normalised container model (plugins/plugin_utils/_render.py) of one service of a pattern."""
     instance = ctx['instance']
-    return {
+    model = _render.service_keys(svc)
+    model.update({
         'name': '%s-%s' % (instance, name),
         'description': '%s: %s (%s)' % (ctx['pattern']['title'], svc['description'].rstrip('.'), instance),
         'image': svc['image'], 'pull': svc.get('pull') or ctx['pull'],
         'networks': [_network_ref(ctx, n) for n in svc['networks']],
         'volumes': [_volume_model(ctx, v) for v in svc.get('volumes', [])],
-        'environment': svc.get('environment', {}), 'env_files': svc.get('env_files', []),
         'secrets': [_secret_ref(ctx, r) for r in svc.get('secrets', [])],
-        'publish': svc.get('publish', []), 'command': svc.get('command'), 'user': svc.get('user'),
-        'devices': svc.get('devices', []), 'tmpfs': svc.get('tmpfs', []), 'read_only': svc.get('read_only', False),
-        'no_new_privileges': svc.get('no_new_privileges', True),
-        'drop_capabilities': svc.get('drop_capabilities', []), 'add_capabilities': svc.get('add_capabilities', []),
-        'stop_timeout': svc.get('stop_timeout'), 'labels': _labels(ctx, name),
-        'healthcheck': svc.get('healthcheck'), 'wait': True, 'entrypoint': svc.get('entrypoint'),
-        'job': svc.get('kind') == 'job', 'restart': svc.get('restart', 'always'),
+        'labels': _labels(ctx, name), 'wait': True,
         'depends_on': ['%s-%s' % (instance, d) for d in svc.get('depends_on', [])],
         'start_timeout': svc.get('start_timeout', 300), 'limits': _service_limits(ctx, name, svc),
-    }
+    })
+    return model
 
 
 def _container_unit(ctx, name, svc):

@@ -228,25 +228,20 @@ def container_model(stack, name, svc, scope='system', images=None, proxy_network
     networks = ['%s.network' % prefix]
     if svc.get('route') and scope == 'system':
         networks.append(proxy_network)
-    return {
+    model = _render.service_keys(svc)
+    model.update({
         'name': '%s-%s' % (prefix, name), 'description': '%s: %s' % (prefix, (svc.get('description') or name).rstrip('.')),
         'image': _pinned(svc, images), 'pull': svc.get('pull', 'missing'), 'networks': networks, 'network_aliases': [name],
         'volumes': [{'source': '%s-%s.volume' % (prefix, v['volume']), 'target': v['target'], 'options': [v.get('mode', 'rw')]}
                     for v in svc.get('volumes', [])],
-        'environment': svc.get('environment', {}), 'env_files': svc.get('env_files', []),
         'secrets': [_secret_ref(prefix, ref) for ref in svc.get('secrets', [])],
-        'publish': svc.get('publish', []), 'command': svc.get('command'), 'entrypoint': svc.get('entrypoint'),
-        # the container keys a stack service shares with a pattern's (schemas/container.schema.json)
-        'user': svc.get('user'), 'read_only': svc.get('read_only', False), 'tmpfs': svc.get('tmpfs', []),
-        'devices': svc.get('devices', []), 'no_new_privileges': svc.get('no_new_privileges', True),
-        'add_capabilities': svc.get('add_capabilities', []), 'drop_capabilities': svc.get('drop_capabilities', []),
-        'stop_timeout': svc.get('stop_timeout'),
         'labels': [('%s.managed' % LABEL_PREFIX, 'true'), ('%s.stack' % LABEL_PREFIX, prefix),
                    ('%s.service' % LABEL_PREFIX, name)],
-        'healthcheck': svc.get('healthcheck'), 'wait': wait['healthy'] or svc.get('kind') == 'job',
+        'wait': wait['healthy'] or model['job'],
         'depends_on': ['%s-%s' % (prefix, dep) for dep in sorted(set(svc.get('depends_on', [])))],
-        'start_timeout': wait['timeout'] + 30, 'job': svc.get('kind') == 'job', 'restart': svc.get('restart', 'always'),
-    }
+        'start_timeout': wait['timeout'] + 30,
+    })
+    return model
 
 
 def _secret_ref(prefix, ref):

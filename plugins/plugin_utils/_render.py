@@ -67,6 +67,10 @@ CONTAINER_DEFAULTS = OrderedDict([
     ('start_timeout', None),      # TimeoutStartSec=
     ('limits', {}),               # [Service] keys (MemoryMax, MemoryHigh, CPUWeight, Nice, ...) in order
 ])
+# Keys a pattern's or a stack's service hands to the model as they are (most of them defined once in
+# schemas/container.schema.json); left out, the model's default above applies.
+SERVICE_KEYS = ('environment', 'env_files', 'publish', 'command', 'entrypoint', 'user', 'devices', 'tmpfs', 'read_only',
+                'no_new_privileges', 'drop_capabilities', 'add_capabilities', 'stop_timeout', 'healthcheck', 'restart')
 SCOPES = ('system', 'user')
 _NEEDS_QUOTES = re.compile(r'[\s"\'\\]')
 
@@ -198,6 +202,13 @@ def entrypoint_value(entrypoint):
     if isinstance(entrypoint, (list, tuple)):
         return escape(json.dumps([str(part) for part in entrypoint]))
     return escape(entrypoint)
+
+
+def service_keys(svc):
+    """The container model keys a service sets the same way in a pattern and a stack; kind: job is the model's job."""
+    out = dict((key, svc[key]) for key in SERVICE_KEYS if key in svc)
+    out['job'] = svc.get('kind') == 'job'
+    return out
 
 
 def unit_pull(policy):
