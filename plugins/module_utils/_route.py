@@ -63,7 +63,9 @@ def route_spec():
         port=dict(type='int'), method=dict(type='str'), status=dict(type='int'),
     )
     tls = dict(
-        cert_resolver=dict(type='str'),
+        cert_resolver=dict(type='str', aliases=['resolver']),
+        entrypoints=dict(type='list', elements='str', default=list(traefik.TLS_ENTRYPOINTS)),
+        redirect=dict(type='bool', default=True),
         options=dict(type='str'),
         domains=dict(type='list', elements='dict', options=dict(main=dict(type='str', required=True),
                                                                 sans=dict(type='list', elements='str'))),

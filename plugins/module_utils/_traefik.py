@@ -20,6 +20,8 @@ from urllib.parse import quote, urlparse
 DYNAMIC_DIR = '/etc/traefik/dynamic'
 API_URL = 'http://127.0.0.1:8080'
 ENTRYPOINTS = ('web',)
+# The entry point a route with TLS is served on (the traefik role's websecure, with traefik_https: true).
+TLS_ENTRYPOINTS = ('websecure',)
 NETWORK = 'hl.network'
 HTTP_URL = 'http://127.0.0.1:80'
 
@@ -147,6 +149,15 @@ def child_service_name(name, child):
     return '%s-%s' % (name, child)
 
 
+def http_router_name(name):
+    """The router of a TLS route on the plain-HTTP entry points (it redirects to HTTPS, or serves HTTP too)."""
+    return '%s-http' % name
+
+
+def redirect_middleware_name(name):
+    return '%s-https-redirect' % name
+
+
 def _check_url(url, where):
     parsed = urlparse(url)
     if parsed.scheme not in URL_SCHEMES or not parsed.netloc:
@@ -239,6 +250,28 @@ def _check_defined_middlewares(spec):
     return errors
 
 
+def _check_tls(spec):
+    tls = spec.get('tls')
+    if tls is None:
+        return []
+    errors = []
+    tls_entrypoints = tls.get('entrypoints', list(TLS_ENTRYPOINTS))
+    if not tls_entrypoints:
+        errors.append('tls.entrypoints must name at least one entry point')
+    for name in tls_entrypoints or []:
+        if not NAME_RE.match(name or ''):
+            errors.append('tls.entrypoints: %r is not an entry point name' % (name,))
+    both = sorted(set(tls_entrypoints or []) & set(spec.get('entrypoints') or []))
+    if both and tls.get('redirect', True):
+        errors.append('tls.entrypoints and entrypoints share %s: the HTTP router would redirect the HTTPS one to itself'
+                      % ', '.join(both))
+    defined = [item.get('name') for item in spec.get('define_middlewares') or []]
+    if tls.get('redirect', True) and redirect_middleware_name(spec.get('name')) in defined:
+        errors.append('define_middlewares: %s is the name of the route\'s own HTTPS redirect'
+                      % redirect_middleware_name(spec.get('name')))
+    return errors
+
+
 def validate_spec(spec):
     """Return a list of structural errors; empty means the spec can be rendered."""
     errors = []
@@ -251,6 +284,7 @@ def validate_spec(spec):
         errors.extend(_check_urls(spec.get('urls'), 'urls'))
     errors.extend(_check_health_check(spec))
     errors.extend(_check_defined_middlewares(spec))
+    errors.extend(_check_tls(spec))
     return errors
 
 
@@ -292,7 +326,38 @@ def _render_router(spec):
         router['middlewares'] = list(spec['middlewares'])
     if spec.get('tls') is not None:
         router['tls'] = _render_tls(spec['tls'])
+        router['entryPoints'] = list(spec['tls'].get('entrypoints', TLS_ENTRYPOINTS))
     return router
+
+
+def _render_http_router(spec):
+    """The plain-HTTP router of a TLS route: the same rule, redirected to HTTPS (or served as it is)."""
+    router = {
+        'rule': build_rule(spec.get('hostname'), spec.get('path_prefix'), spec.get('rule')),
+        'entryPoints': list(spec['entrypoints']),
+        'service': spec['name'],
+    }
+    if spec.get('priority') is not None:
+        router['priority'] = spec['priority']
+    if spec['tls'].get('redirect', True):
+        router['middlewares'] = [redirect_middleware_name(spec['name'])]
+    elif spec.get('middlewares'):
+        router['middlewares'] = list(spec['middlewares'])
+    return router
+
+
+def _render_routers(spec):
+    routers = {spec['name']: _render_router(spec)}
+    if spec.get('tls') is not None:
+        routers[http_router_name(spec['name'])] = _render_http_router(spec)
+    return routers
+
+
+def _render_middlewares(spec):
+    middlewares = dict((item['name'], render_middleware(item)) for item in spec.get('define_middlewares') or [])
+    if spec.get('tls') is not None and spec['tls'].get('redirect', True):
+        middlewares[redirect_middleware_name(spec['name'])] = {'redirectScheme': {'scheme': 'https', 'permanent': True}}
+    return middlewares
 
 
 def _render_load_balancer(spec, urls):
@@ -327,9 +392,10 @@ def render_middleware(item):
 
 def render_config(spec):
     """Build the dynamic configuration as plain data, in a fixed key order."""
-    http = {'routers': {spec['name']: _render_router(spec)}, 'services': _render_services(spec)}
-    if spec.get('define_middlewares'):
-        http['middlewares'] = dict((item['name'], render_middleware(item)) for item in spec['define_middlewares'])
+    http = {'routers': _render_routers(spec), 'services': _render_services(spec)}
+    middlewares = _render_middlewares(spec)
+    if middlewares:
+        http['middlewares'] = middlewares
     return {'http': http}
 
 

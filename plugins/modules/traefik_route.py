@@ -77,7 +77,8 @@ options:
         Traefik rejects is rolled back and its error is reported.
     type: str
   entrypoints:
-    description: Entry points the router listens on.
+    description:
+      - Entry points the router listens on; with O(tls), the plain-HTTP entry points the route redirects from.
     type: list
     elements: str
     default: [web]
@@ -197,12 +198,27 @@ options:
         description: Expected HTTP status; by default any 2xx or 3xx.
         type: int
   tls:
-    description: Serve the router with TLS. An empty dict enables TLS with the default certificate.
+    description:
+      - Serve the route over HTTPS. An empty dict serves it with Traefik's default certificate; O(tls.resolver) gets
+        one from an ACME certificate resolver of the C(homelab.deploy.traefik) role (O(tls.resolver=letsencrypt)).
+      - The router C(<name>) is then on O(tls.entrypoints) with TLS, and a second router C(<name>-http), with the same
+        rule on O(entrypoints), redirects to HTTPS (a middleware C(<name>-https-redirect) of this file, a permanent
+        redirect) or, with O(tls.redirect=false), serves HTTP as well.
     type: dict
     suboptions:
       cert_resolver:
-        description: Certificate resolver from Traefik's static configuration.
+        description: Certificate resolver from Traefik's static configuration (the role's C(traefik_cert_resolvers)).
         type: str
+        aliases: [resolver]
+      entrypoints:
+        description: Entry points the HTTPS router listens on (the role's C(homelab_traefik.tls_entrypoints)).
+        type: list
+        elements: str
+        default: [websecure]
+      redirect:
+        description: Redirect the route's hosts from HTTP (O(entrypoints)) to HTTPS; C(false) serves both.
+        type: bool
+        default: true
       options:
         description: TLS options name.
         type: str
@@ -260,14 +276,14 @@ EXAMPLES = r'''
   homelab.deploy.traefik_route:
     name: nextcloud
     hostname: [cloud.example.org]
-    entrypoints: [websecure]
     urls: [http://nextcloud:80]
     middlewares: [crowdsec-bouncer@file, authelia@file, security-headers@file]
     health_check:
       path: /status.php
       interval: 10s
+    # HTTPS on websecure with a Let's Encrypt certificate; http://cloud.example.org/ redirects there
     tls:
-      cert_resolver: letsencrypt
+      resolver: letsencrypt
 
 - name: Canary 90/10; shift traffic later by changing the weights only
   homelab.deploy.traefik_route:

@@ -11,18 +11,20 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.homelab.deploy.plugins.filter import traefik as flt
+from ansible_collections.homelab.deploy.plugins.module_utils import _route as route
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.modules import drift_check
 
-ROLE_FACT = {'dynamic_dir': '/srv/traefik/dynamic', 'api_url': 'http://127.0.0.1:9080', 'entrypoints': ['web', 'websecure'],
-             'network': 'edge.network', 'http_url': 'http://127.0.0.1:8000'}
+ROLE_FACT = {'dynamic_dir': '/srv/traefik/dynamic', 'api_url': 'http://127.0.0.1:9080', 'entrypoints': ['web'],
+             'tls_entrypoints': ['secure'], 'cert_resolvers': ['pebble'], 'network': 'edge.network',
+             'http_url': 'http://127.0.0.1:8000', 'https_url': 'https://127.0.0.1:8443'}
 
 
 @pytest.mark.parametrize('fact', [None, {}, {'dynamic_dir': None, 'api_url': None}])
 def test_without_a_fact_the_modules_defaults(fact):
     assert flt.traefik_settings(fact) == {'dynamic_dir': '/etc/traefik/dynamic', 'api_url': 'http://127.0.0.1:8080',
-                                          'entrypoints': ['web'], 'network': 'hl.network',
-                                          'http_url': 'http://127.0.0.1:80'}
+                                          'entrypoints': ['web'], 'tls_entrypoints': ['websecure'],
+                                          'network': 'hl.network', 'http_url': 'http://127.0.0.1:80'}
 
 
 def test_the_defaults_are_the_ones_the_modules_use():
@@ -31,6 +33,7 @@ def test_the_defaults_are_the_ones_the_modules_use():
     assert settings['dynamic_dir'] == spec['dynamic_dir']['default'] == traefik.DYNAMIC_DIR
     assert settings['api_url'] == spec['api_url']['default'] == traefik.API_URL
     assert settings['entrypoints'] == spec['routes']['options']['entrypoints']['default']
+    assert settings['tls_entrypoints'] == route.route_spec()['tls']['options']['entrypoints']['default']
 
 
 def test_the_fact_wins_key_by_key_and_extra_keys_stay():
@@ -58,6 +61,8 @@ def test_the_defaults_are_fresh_each_time():
     ({'api_url': 8080}, 'api_url must be a string'),
     ({'entrypoints': 'web'}, 'entrypoints must be a list'),
     ({'entrypoints': ['web', '']}, 'entrypoints must be a list'),
+    ({'tls_entrypoints': 'websecure'}, 'tls_entrypoints must be a list'),
+    ({'cert_resolvers': [1]}, 'cert_resolvers must be a list'),
 ])
 def test_a_malformed_fact_is_refused(fact, message):
     with pytest.raises(AnsibleFilterError, match=message):

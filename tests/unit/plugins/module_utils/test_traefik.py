@@ -174,6 +174,40 @@ def test_render_tls(tls, expected):
     assert traefik.render_config(spec(tls=tls))['http']['routers']['whoami']['tls'] == expected
 
 
+def test_a_tls_route_is_served_on_websecure_and_its_http_router_redirects():
+    http = traefik.render_config(spec(tls={'cert_resolver': 'pebble', 'entrypoints': ['websecure'], 'redirect': True},
+                                      middlewares=['security-headers@file']))['http']
+    assert http['routers']['whoami'] == {'rule': 'Host(`whoami.lan`)', 'entryPoints': ['websecure'], 'service': 'whoami',
+                                         'middlewares': ['security-headers@file'], 'tls': {'certResolver': 'pebble'}}
+    assert http['routers']['whoami-http'] == {'rule': 'Host(`whoami.lan`)', 'entryPoints': ['web'], 'service': 'whoami',
+                                              'middlewares': ['whoami-https-redirect']}
+    assert http['middlewares'] == {'whoami-https-redirect': {'redirectScheme': {'scheme': 'https', 'permanent': True}}}
+    assert traefik.manifest_of({'http': http})['routers'] == ['whoami', 'whoami-http']
+
+
+def test_a_tls_route_without_redirect_serves_http_too():
+    http = traefik.render_config(spec(tls={'redirect': False}, middlewares=['security-headers@file']))['http']
+    assert http['routers']['whoami']['entryPoints'] == ['websecure']
+    assert http['routers']['whoami-http']['middlewares'] == ['security-headers@file']
+    assert 'middlewares' not in http
+
+
+def test_a_route_without_tls_has_one_router():
+    assert list(traefik.render_config(spec())['http']['routers']) == ['whoami']
+
+
+@pytest.mark.parametrize('tls, extra, fragment', [
+    ({'entrypoints': []}, {}, 'tls.entrypoints must name at least one'),
+    ({'entrypoints': ['web']}, {}, 'share web'),
+    ({'entrypoints': ['bad name']}, {}, 'not an entry point name'),
+    ({}, {'define_middlewares': [{'name': 'whoami-https-redirect', 'config': {'redirectScheme': {'scheme': 'https'}}}]},
+     'own HTTPS redirect'),
+])
+def test_tls_errors(tls, extra, fragment):
+    errors = traefik.validate_spec(spec(tls=tls, **extra))
+    assert any(fragment in error for error in errors), errors
+
+
 @pytest.mark.parametrize('item, expected', [
     ({'name': 'h', 'headers': {'customResponseHeaders': {'X-A': 'b'}}}, {'headers': {'customResponseHeaders': {'X-A': 'b'}}}),
     ({'name': 'b', 'basic_auth': {'users': ['u:$apr1$x'], 'realm': 'r', 'remove_header': True, 'header_field': None}},
