@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+"""HTTPS through Traefik with a certificate from a real ACME server: Pebble on the node (tests/harness/hlnode).
+
+The traefik role gets a resolver pointed at Pebble (its listener's CA trusted through LEGO_CA_CERTIFICATES); a
+routed hl-web gets tls: {resolver: pebble}. Pebble validates the HTTP-01 challenge for real against the node's port
+80, so a certificate only exists when Traefik answered it. Then: the page over HTTPS, verified against Pebble's
+issuing root (from its management API); the HTTP URL redirects permanently; acme.json is 0600; and, Pebble's
+certificates being short (20 minutes), Traefik renews it without a restart.
+"""
+import os
+import random
+import string
+import subprocess
+import time
+
+from conftest import HLNODE, ROOT
+
+PLAYBOOK = os.path.join(ROOT, 'tests', 'integration', 'https', 'deploy.yml')
+ROOT_PEM = '/tmp/hl-https-pebble-root.pem'
+
+
+def node(*argv, check=True):
+    res = subprocess.run(HLNODE + ['exec', '--'] + list(argv), capture_output=True, text=True, timeout=120)
+    assert not check or res.returncode == 0, (argv, res.stdout, res.stderr)
+    return res
+
+
+def served_certificate(host):
+    """issuer and serial of the certificate Traefik serves for host (SNI) on the node's port 443."""
+    out = node('sh', '-c', 'echo | openssl s_client -connect 127.0.0.1:443 -servername %s 2>/dev/null '
+                           '| openssl x509 -noout -issuer -serial' % host, check=False).stdout
+    return dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
+
+
+def https_get(host):
+    return node('curl', '-sS', '--cacert', ROOT_PEM, '--resolve', '%s:443:127.0.0.1' % host,
+                'https://%s/' % host, check=False)
+
+
+def wait(predicate, timeout, interval=2):
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value or time.time() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def test_a_routed_service_gets_a_pebble_certificate_served_over_https(run_playbook):
+    suffix = ''.join(random.choice(string.ascii_lowercase) for _ in range(6))
+    name, host = 'tls-%s' % suffix, 'tls-%s.hl.test' % suffix
+    res = run_playbook(PLAYBOOK, extra_vars={'https_service': name, 'https_hostname': host})
+    assert res.rc == 0, '\n'.join(res.failures())
+    node('curl', '-sS', '-o', ROOT_PEM, '--cacert', '/etc/pebble/ca.pem', 'https://127.0.0.1:15000/roots/0')
+
+    page = wait(lambda: https_get(host).returncode == 0 and https_get(host), 90)
+    assert page and 'served-over-https' in page.stdout, page and (page.stdout, page.stderr)
+    first = served_certificate(host)
+    assert first.get('issuer', '').startswith('CN=Pebble Intermediate CA'), first
+    assert 'validate w/ HTTP: http://%s:80/.well-known/acme-challenge/' % host in node(
+        'journalctl', '-u', 'pebble', '--no-pager', '-o', 'cat').stdout
+
+    redirect = node('curl', '-sS', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}',
+                    '--resolve', '%s:80:127.0.0.1' % host, 'http://%s/some/path' % host).stdout.split()
+    assert redirect[0] in ('301', '308') and redirect[1] == 'https://%s/some/path' % host, redirect
+
+    assert node('stat', '-c', '%a', '/var/lib/traefik/acme/pebble.json').stdout.strip() == '600'
+    assert node('stat', '-c', '%a', '/var/lib/traefik/acme').stdout.strip() == '700'
+
+    # renewal: certificates_duration 1 -> Traefik checks every minute and renews what has < 20 minutes left
+    started = node('podman', 'inspect', '-f', '{{.State.StartedAt}}', 'traefik').stdout
+    renewed = wait(lambda: served_certificate(host).get('serial') not in (None, first.get('serial')), 180, 10)
+    assert renewed, 'Traefik still serves serial %s after 3 minutes' % first.get('serial')
+    assert node('podman', 'inspect', '-f', '{{.State.StartedAt}}', 'traefik').stdout == started
+    assert https_get(host).returncode == 0
