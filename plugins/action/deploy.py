@@ -13,12 +13,14 @@ __metaclass__ = type
 
 import copy
 import json
+import os
 import threading
 import time
 import uuid
 from shlex import quote
 
-from ansible.module_utils.common.text.converters import to_text
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -169,9 +171,37 @@ class ActionModule(ActionBase):
         checks = ((self.plan.get('verify') or []) + self.args['checks']) if self.args['verify'] else []
         applied = self.call(APPLY, self.apply_args(units=self.units(), secrets=self.args['secrets'],
                                                    pin_images=self.args['pin_images'], routes=routes, verify=checks,
-                                                   files=self.args['files'], verify_health=self.args['verify_health']))
+                                                   files=self.files(), directories=self.plan.get('directories') or [],
+                                                   verify_health=self.args['verify_health']))
         self.show_phases(applied)
         return self.finish(applied, self.outcome(applied) if applied.get('failed') else 'success')
+
+    def files(self):
+        """The plan's files (a template rendered here, on the controller, with the play's variables) and the task's."""
+        out = []
+        for item in self.plan.get('files') or []:
+            item = dict(item)
+            if 'template' in item:
+                item['content'] = self.render_template(item.pop('template'))
+            out.append(item)
+        return out + list(self.args['files'])
+
+    def render_template(self, path):
+        """A Jinja template file like the template module renders it: a relative path is looked up in the role's
+        and the playbook's templates/."""
+        try:
+            source = path if os.path.isabs(path) else self._find_needle('templates', path)
+            with open(source) as handle:
+                text = handle.read()
+        except (IOError, OSError, AnsibleActionFail) as exc:
+            raise AnsibleActionFail('%s: config template %s: %s' % (self.plan['name'], path, to_native(exc)))
+        try:
+            from ansible.template import trust_as_template  # ansible-core 2.19: a file is templated only when trusted
+            text = trust_as_template(text)
+        except ImportError:
+            pass
+        templar = self._templar.copy_with_new_env(available_variables=self.task_vars)
+        return to_text(templar.template(text, preserve_trailing_newlines=True, escape_backslashes=False))
 
     @staticmethod
     def outcome(result):

@@ -28,7 +28,7 @@ from ansible_collections.homelab.deploy.plugins.filter.patterns import (
     schema_problems)
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.module_utils._quadlet import pin_reference
-from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _binds, _render
 
 STACKS_DIR = os.path.join(COLLECTION_ROOT, 'stacks')
 STACK_SCHEMA_PATH = os.path.join(STACKS_DIR, 'schema', 'stack.schema.json')
@@ -142,7 +142,7 @@ def reference_problems(stack):
                 problems.append(('services.%s.secrets[%d].secret' % (name, index), 'secret %r is not declared in secrets'
                                  % ref['secret']))
         for index, vol in enumerate(svc.get('volumes', [])):
-            if vol['volume'] not in declared['volumes']:
+            if 'volume' in vol and vol['volume'] not in declared['volumes']:
                 problems.append(('services.%s.volumes[%d].volume' % (name, index), 'volume %r is not declared in volumes'
                                  % vol['volume']))
     for index, check in enumerate(stack.get('verify', [])):
@@ -198,7 +198,18 @@ def stack_load(source, overrides=None, stacks_dir=None, source_name=None):
     if problems:
         raise StackError(label, problems)
     data['source'] = label
+    _resolve_templates(data, source)
     return data
+
+
+def _resolve_templates(stack, source):
+    """Relative config templates of a stack file are relative to its directory; an inline stack's stay relative
+    (the deploy action finds them like the template module: in the role's or playbook's templates/)."""
+    base = os.path.dirname(os.path.abspath(stack_path(source))) if isinstance(source, str) else None
+    for svc in stack['services'].values():
+        for config in svc.get('configs', []):
+            if 'template' in config and base and not os.path.isabs(config['template']):
+                config['template'] = os.path.join(base, config['template'])
 
 
 def stack_phases(stack):
@@ -221,9 +232,23 @@ def _pinned(svc, digests):
     return stack_pin(svc['image'], (digests or {}).get(svc['image']))
 
 
-def container_model(stack, name, svc, scope='system', images=None, proxy_network=traefik.NETWORK):
+def _volume_model(prefix, vol):
+    if 'volume' in vol:
+        return {'source': '%s-%s.volume' % (prefix, vol['volume']), 'target': vol['target'], 'options': [vol.get('mode', 'rw')]}
+    return {'source': vol['path'], 'target': vol['target'],
+            'options': [vol.get('mode', 'rw')] + ([vol['selinux']] if vol.get('selinux') else [])}
+
+
+def _config_mount(prefix, name, config, config_dir):
+    # z: a file of the deployment's own, relabelled so that the container may read it where SELinux enforces
+    return {'source': _binds.config_path(config_dir, prefix, name, config['target']), 'target': config['target'],
+            'options': ['ro', 'z']}
+
+
+def container_model(stack, name, svc, scope='system', images=None, proxy_network=traefik.NETWORK, config_dir=None):
     """The normalised container model (plugins/plugin_utils/_render.py) of one service of a stack."""
     prefix = stack['name']
+    config_dir = config_dir or _binds.CONFIG_DIR
     wait = _wait_for(svc)
     networks = ['%s.network' % prefix]
     if svc.get('route') and scope == 'system':
@@ -232,8 +257,8 @@ def container_model(stack, name, svc, scope='system', images=None, proxy_network
     model.update({
         'name': '%s-%s' % (prefix, name), 'description': '%s: %s' % (prefix, (svc.get('description') or name).rstrip('.')),
         'image': _pinned(svc, images), 'pull': svc.get('pull', 'missing'), 'networks': networks, 'network_aliases': [name],
-        'volumes': [{'source': '%s-%s.volume' % (prefix, v['volume']), 'target': v['target'], 'options': [v.get('mode', 'rw')]}
-                    for v in svc.get('volumes', [])],
+        'volumes': [_volume_model(prefix, v) for v in svc.get('volumes', [])]
+                   + [_config_mount(prefix, name, c, config_dir) for c in svc.get('configs', [])],
         'secrets': [_secret_ref(prefix, ref) for ref in svc.get('secrets', [])],
         'labels': [('%s.managed' % LABEL_PREFIX, 'true'), ('%s.stack' % LABEL_PREFIX, prefix),
                    ('%s.service' % LABEL_PREFIX, name)],
@@ -253,8 +278,8 @@ def _wait_for(svc):
     return dict({'healthy': True, 'timeout': DEFAULT_TIMEOUT}, **svc.get('wait_for', {}))
 
 
-def _container_unit(stack, name, svc, scope, images, proxy_network):
-    model = container_model(stack, name, svc, scope, images, proxy_network)
+def _container_unit(stack, name, svc, scope, images, proxy_network, config_dir):
+    model = container_model(stack, name, svc, scope, images, proxy_network, config_dir)
     unit = _render.container_unit(model)
     return {
         'name': unit['name'], 'type': 'container', 'service': name, 'unit': unit['unit'], 'container': unit['container'],
@@ -285,12 +310,61 @@ def _routes(stack, scope):
             for name, svc in sorted(stack['services'].items()) if svc.get('route')]
 
 
-def stack_render(stack, scope='system', images=None, proxy_network=traefik.NETWORK):
+def host_paths(stack, bind_roots=_binds.DEFAULT_ROOTS, bind_readonly=_binds.DEFAULT_READONLY,
+               config_dir=_binds.CONFIG_DIR):
+    """The stack's host paths checked against the deployment's policy (plugins/plugin_utils/_binds.py):
+    {directories: to create when missing, configs: files to write, problems: [(key path, reason)]}."""
+    problems = _binds.check_roots(bind_roots, 'bind_roots') + _binds.check_roots(bind_readonly, 'bind_readonly', system_ok=True)
+    problem = _binds.path_problem(config_dir)
+    if problem:
+        problems.append(('config_dir', problem))
+    directories, configs = [], []
+    for name, svc in sorted(stack['services'].items()):
+        for index, vol in enumerate(svc.get('volumes', [])):
+            if 'path' not in vol:
+                continue
+            key = 'services.%s.volumes[%d].path' % (name, index)
+            problem = _binds.bind_problem(vol['path'], vol.get('mode', 'rw'), bind_roots, bind_readonly)
+            if problem:
+                problems.append((key, problem))
+            elif vol.get('create', True) and _binds.may_create(vol['path'], bind_roots):
+                directories.append(dict((k, vol[k]) for k in ('path', 'owner', 'group') if vol.get(k) is not None))
+                directories[-1]['mode'] = vol.get('dir_mode', '0750')
+        targets = [c['target'] for c in svc.get('configs', [])]
+        for index, config in enumerate(svc.get('configs', [])):
+            key = 'services.%s.configs[%d].target' % (name, index)
+            problem = _binds.path_problem(config['target'])
+            if problem is None and targets.count(config['target']) > 1:
+                problem = 'target %s is given more than once' % config['target']
+            if problem:
+                problems.append((key, problem))
+                continue
+            item = {'path': _binds.config_path(config_dir, stack['name'], name, config['target']),
+                    'mode': config.get('mode', '0644'), 'restarts': ['%s-%s.container' % (stack['name'], name)]}
+            item.update((k, config[k]) for k in ('content', 'template') if k in config)
+            configs.append(item)
+    twice = sorted(set(d['path'] for d in directories if [e['path'] for e in directories].count(d['path']) > 1))
+    for path in twice:
+        owners = set((d.get('owner'), d.get('group'), d['mode']) for d in directories if d['path'] == path)
+        if len(owners) > 1:
+            problems.append(('services', 'directory %s is created with different owner/group/mode by its services' % path))
+    unique = []
+    for item in directories:
+        if item not in unique:
+            unique.append(item)
+    return {'directories': unique, 'configs': configs, 'problems': problems}
+
+
+def stack_render(stack, scope='system', images=None, proxy_network=traefik.NETWORK, bind_roots=_binds.DEFAULT_ROOTS,
+                 bind_readonly=_binds.DEFAULT_READONLY, config_dir=_binds.CONFIG_DIR):
     """Units, phases, routes, checks and rollback order of a loaded stack, for the stack role."""
     if scope not in ('system', 'user'):
         raise AnsibleFilterError('scope must be system or user, got %r' % (scope,))
+    paths = host_paths(stack, bind_roots, bind_readonly, config_dir)
+    if paths['problems']:
+        raise StackError(stack.get('source') or stack.get('name') or 'stack', paths['problems'])
     phases = stack_phases(stack)
-    containers = dict((name, _container_unit(stack, name, svc, scope, images, proxy_network))
+    containers = dict((name, _container_unit(stack, name, svc, scope, images, proxy_network, config_dir))
                       for name, svc in stack['services'].items())
     order = stack.get('rollback_order') or [name for layer in reversed(phases) for name in layer]
     return {
@@ -300,20 +374,25 @@ def stack_render(stack, scope='system', images=None, proxy_network=traefik.NETWO
         'secrets': dict(('%s-%s' % (stack['name'], name), dict({'length': 32}, **(spec or {})))
                         for name, spec in stack.get('secrets', {}).items()),
         'unrouted': sorted(name for name, svc in stack['services'].items() if svc.get('route')) if scope == 'user' else [],
+        'directories': paths['directories'], 'files': paths['configs'],
     }
 
 
-def stack_plan(stack, scope='system', proxy_network=traefik.NETWORK):
-    """The plan of a stack for the deploy executor: phase 0 its network and volumes, then its dependency phases."""
+def stack_plan(stack, scope='system', proxy_network=traefik.NETWORK, bind_roots=_binds.DEFAULT_ROOTS,
+               bind_readonly=_binds.DEFAULT_READONLY, config_dir=_binds.CONFIG_DIR):
+    """The plan of a stack for the deploy executor: phase 0 its network and volumes, then its dependency phases;
+    the host directories its bind mounts need and its configuration files."""
     if isinstance(stack, str):
         stack = stack_load(stack)
-    rendered = stack_render(stack, scope, proxy_network=proxy_network)
+    rendered = stack_render(stack, scope, proxy_network=proxy_network, bind_roots=bind_roots, bind_readonly=bind_readonly,
+                            config_dir=config_dir)
     phases = [[_render.plan_unit(unit, scope) for unit in rendered['infra']]]
     phases += [[_render.plan_unit(unit, scope, service=unit['service'], wait=unit['wait_for']['healthy'] or unit['job'],
                                   timeout=unit['wait_for']['timeout'], secrets=unit['secrets'], image=unit['image'])
                 for unit in layer] for layer in rendered['phases']]
     plan = _render.plan(stack['name'], 'stack', scope, phases, secrets=rendered['secrets'], routes=rendered['routes'],
-                        verify=rendered['verify'], rollback_order=rendered['rollback_order'])
+                        verify=rendered['verify'], rollback_order=rendered['rollback_order'],
+                        directories=rendered['directories'], files=rendered['files'])
     plan['unrouted'] = rendered['unrouted']
     return plan
 

@@ -25,7 +25,7 @@ from ansible_collections.homelab.deploy.plugins.module_utils import _podman as p
 from ansible_collections.homelab.deploy.plugins.module_utils import _route as route
 from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet as quadlet
 from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import (
-    UnitFileError, canonical_text, parse_unit)
+    UnitFileError, canonical_text, parse_unit, parse_volume)
 
 TXN_NAME_RE = re.compile(r'^[a-z][a-z0-9-]{0,100}$')
 PAUSE_ENV = 'HOMELAB_DEPLOY_PAUSE_AT'
@@ -131,6 +131,66 @@ def file_items(raw_files, specs):
     if twice:
         raise quadlet.QuadletError('file(s) %s appear more than once in files' % ', '.join(twice))
     return items
+
+
+def directory_items(raw_dirs):
+    """The directories option checked: absolute, normalised paths, each named once, octal modes."""
+    items = []
+    for index, raw in enumerate(raw_dirs or []):
+        path = raw.get('path') or ''
+        where = 'directories[%d] (%s)' % (index, path)
+        if not os.path.isabs(path) or os.path.normpath(path) != path or path == '/':
+            raise quadlet.QuadletError('%s: path must be an absolute, normalised path other than /' % where)
+        try:
+            mode = int('%s' % (raw.get('mode') or '0750'), 8)
+        except ValueError:
+            raise quadlet.QuadletError('%s: mode must be octal such as 0750, got %r' % (where, raw.get('mode')))
+        items.append({'path': path, 'owner': raw.get('owner'), 'group': raw.get('group'), 'mode': mode})
+    paths = [i['path'] for i in items]
+    twice = sorted(set(p for p in paths if paths.count(p) > 1))
+    if twice:
+        raise quadlet.QuadletError('directory(ies) %s appear more than once in directories' % ', '.join(twice))
+    return items
+
+
+def symlink_on_path(path, islink=os.path.islink, exists=os.path.lexists):
+    """The first existing component of path that is a symbolic link (its target), or None."""
+    current = '/'
+    for part in path.strip('/').split('/'):
+        current = os.path.join(current, part)
+        if not exists(current):
+            return None
+        if islink(current):
+            return current
+    return None
+
+
+def unescape_path(value):
+    """A path as systemd reads it from a [Container] value the renderer escaped ($$ -> $, %% -> %)."""
+    return value.replace('$$', '$').replace('%%', '%')
+
+
+def bind_sources(unit):
+    """Absolute host paths of the unit's Volume= binds (named volumes and anonymous ones left out)."""
+    out = []
+    for value in unit.get_all('Container', 'Volume'):
+        source = parse_volume(value)['source']
+        if source and source.startswith('/'):
+            out.append(unescape_path(source))
+    return out
+
+
+def host_id(value, kind, getpwnam=None, getgrnam=None):
+    """A uid/gid from a name or number (-1, left as it is, for None); KeyError for an unknown name."""
+    if value is None:
+        return -1
+    if isinstance(value, int) or ('%s' % value).isdigit():
+        return int(value)
+    import grp
+    import pwd
+    if kind == 'user':
+        return (getpwnam or pwd.getpwnam)(value).pw_uid
+    return (getgrnam or grp.getgrnam)(value).gr_gid
 
 
 def plan_file(item, text, mode):
@@ -1065,6 +1125,7 @@ class Planner(object):
         self.images = {}
         self.pulls = {}   # image -> what the pull did ('pulled (always)', 'up to date (newer)', 'would pull (missing)')
         self.moved = {}   # image reference -> the image id it named before a pull moved it
+        self.created = set()  # directories and files the transaction writes (a bind source that will exist)
 
     def plan(self, specs, secrets, pin):
         # every image of the set in one podman call: health from the image, pinning and digests read from it
@@ -1254,6 +1315,10 @@ class Planner(object):
                 errors.extend('%s: EnvironmentFile=%s does not exist on the host' % (spec['file'], path)
                               for path in unit.lookup_words('Container', 'EnvironmentFile')
                               if os.path.isabs(path) and not os.path.exists(path))
+                # podman refuses to start a container whose bind source is missing
+                errors.extend('%s: Volume= source %s does not exist on the host (and is not in directories or files)'
+                              % (spec['file'], path) for path in bind_sources(unit)
+                              if path not in self.created and not os.path.exists(path))
             self.warn_credentials(spec, unit)
         if errors:
             raise Refused('invalid unit set: %s.' % '; '.join(errors), errors=errors)
@@ -1331,6 +1396,7 @@ class Transaction(object):
         self.specs = unit_specs(self.params['units'])
         self.routes, hidden = route_items(self.params.get('routes'))
         self.files = file_items(self.params.get('files'), self.specs)
+        self.directories = directory_items(self.params.get('directories'))
         module.no_log_values.update(hidden)
         quadlet.check_secret_names(self.params['secrets'] or {})
         check_verify(self.params['verify'])
@@ -1348,6 +1414,7 @@ class Transaction(object):
         self.restorer = Restorer(self.host, self.waiter, self.mask)
         self.record, self.locked = None, False
         self.result = {'changed': False, 'txn_id': None, 'recovered': [], 'units': {}, 'phases': [], 'routes': {}, 'files': {},
+                       'directories': {},
                        'secrets_changed': [], 'verify': [], 'images': {}, 'digests': {}, 'pulls': {}, 'seconds': self.timer.seconds}
 
     def fail(self, msg, **extra):
@@ -1397,6 +1464,9 @@ class Transaction(object):
     def apply(self):
         t0 = self.clock()
         planner = Planner(self.module, self.scope, self.host)
+        self.plan_directories()
+        # what the set writes itself (directories, files such as a mounted config) is a bind source that exists
+        planner.created = set(d['path'] for d in self.directories) | set(f['path'] for f in self.files)
         self.plan_files()
         plans, info = planner.plan(self.specs, self.params['secrets'] or {}, self.params['pin_images'])
         self.result['pulls'] = planner.pulls
@@ -1409,6 +1479,40 @@ class Transaction(object):
             self.health_only(plans)
         if not self.module.check_mode:
             self.report_digests()
+
+    def plan_directories(self):
+        """Each directory: there already (left as it is: data and its owner are the user's), or to create. One
+        whose existing part goes through a symbolic link, or that is a file, is refused before anything changes."""
+        for item in self.directories:
+            link = symlink_on_path(item['path'])
+            if link:
+                raise Refused('directories: %s goes through the symbolic link %s (-> %s); give the real path'
+                              % (item['path'], link, os.readlink(link)))
+            if os.path.lexists(item['path']) and not os.path.isdir(item['path']):
+                raise Refused('directories: %s exists and is not a directory' % item['path'])
+            item['create'] = not os.path.isdir(item['path'])
+            if not self.scope.is_user:
+                try:
+                    item['ids'] = (host_id(item['owner'], 'user'), host_id(item['group'], 'group'))
+                except KeyError as exc:
+                    raise Refused('directories: %s: no such user or group on the host: %s' % (item['path'], exc))
+
+    def create_directories(self):
+        """The missing directories, with their owner, group and mode (user scope: the user's, and owner/group
+        inside the user namespace through podman unshare)."""
+        for item in self.directories:
+            if not item['create'] or os.path.isdir(item['path']):
+                continue
+            self.scope.makedirs(item['path'], item['mode'])
+            os.chmod(item['path'], item['mode'])
+            if item['owner'] is None and item['group'] is None:
+                continue
+            if self.scope.is_user:
+                owner = '%s' % (item['owner'] if item['owner'] is not None else 0)
+                group = '%s' % (item['group'] if item['group'] is not None else owner)
+                self.runner.podman('unshare', 'chown', '%s:%s' % (owner, group), item['path'])
+            else:
+                os.chown(item['path'], *item['ids'])
 
     def plan_files(self):
         """Each file compared with the host's; a changed one restarts the units it names (restart=true)."""
@@ -1436,8 +1540,10 @@ class Transaction(object):
         self.result['routes'] = dict((r.name, route_report(r)) for r in self.routes)
         self.result['files'] = dict((f['path'], {'action': 'write' if f['changed'] else 'unchanged',
                                                  'restarts': f['restarts']}) for f in self.files)
+        self.result['directories'] = dict((d['path'], 'create' if d['create'] else 'exists') for d in self.directories)
         change = (is_change(plans, info['secrets_changed']) or any(p['purge_object'] for p in plans)
-                  or any(r.changed for r in self.routes) or any(f['changed'] for f in self.files))
+                  or any(r.changed for r in self.routes) or any(f['changed'] for f in self.files)
+                  or any(d['create'] for d in self.directories))
         self.result['changed'] = self.result['changed'] or change
         if self.module._diff:
             self.result['diff'] = dict(build_diff(plans, info['secrets_changed'], self.mask, self.routes, self.files),
@@ -1494,6 +1600,7 @@ class Transaction(object):
         """Unit files, the other files, then route files (Traefik loads those while the phases start), then
         secrets."""
         t0 = self.clock()
+        self.create_directories()
         for plan in plans:
             if plan['file_action'] != 'unchanged':
                 self.host.put(plan['file'], plan['after'])

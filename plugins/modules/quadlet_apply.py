@@ -215,6 +215,35 @@ options:
         type: list
         elements: str
         default: []
+  directories:
+    description:
+      - Host directories the set's containers mount (bind mounts of a stack), created when they are missing, before
+        the unit files are written, with their O(directories[].mode), O(directories[].owner) and
+        O(directories[].group). A directory that exists is left as it is (its data, owner and mode are the user's).
+        Created directories stay when the transaction rolls back, since they may hold data by then.
+      - Refused before anything changes when an existing part of the path is a symbolic link, or the path is a file.
+      - In the user scope a created directory belongs to O(user); O(directories[].owner) and
+        O(directories[].group) are then ids inside the user namespace (set with C(podman unshare chown)).
+      - A C(.container) unit with a C(Volume=) bind of an absolute host path that does not exist and is not in
+        this list is refused before anything changes (podman would fail the start in the middle of the set).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute, normalised path.
+        type: str
+        required: true
+      owner:
+        description: User name or uid of a created directory (default the scope's user, root in the system scope).
+        type: raw
+      group:
+        description: Group name or gid of a created directory.
+        type: raw
+      mode:
+        description: Permission bits of a created directory, octal.
+        type: raw
+        default: "0750"
   progress_file:
     description:
       - Path of a new file (it must not exist) to which the module appends one JSON line per event while it runs
@@ -532,6 +561,11 @@ files:
   returned: always
   type: dict
   sample: {/etc/traefik/traefik.yml: {action: write, restarts: [traefik.container]}}
+directories:
+  description: Each directory of O(directories) and whether the run C(create)s it or it C(exists).
+  returned: always
+  type: dict
+  sample: {/srv/photos/library: create}
 digests:
   description:
     - The image of every present C(.container) unit pinned by the digest it has on the host (C(repo@sha256:...)),
@@ -662,6 +696,12 @@ def argument_spec():
             content=dict(type='str', required=True),
             mode=dict(type='raw', default='0644'),
             restarts=dict(type='list', elements='str', default=[]),
+        )),
+        directories=dict(type='list', elements='dict', default=[], options=dict(
+            path=dict(type='str', required=True),
+            owner=dict(type='raw'),
+            group=dict(type='raw'),
+            mode=dict(type='raw', default='0750'),
         )),
         progress_file=dict(type='path'),
         secrets=dict(type='dict', default={}, no_log=True),

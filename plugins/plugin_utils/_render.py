@@ -378,11 +378,14 @@ def plan_check(check):
     return out
 
 
-def plan(name, kind, scope, phases, secrets=None, routes=(), verify=(), rollback_order=()):
-    """The plan dict the executor runs: phases of plan units (phase 0: networks and volumes) and the rest."""
+def plan(name, kind, scope, phases, secrets=None, routes=(), verify=(), rollback_order=(), directories=(), files=()):
+    """The plan dict the executor runs: phases of plan units (phase 0: networks and volumes) and the rest:
+    host directories to create when missing ({path, owner, group, mode}) and files to write ({path, content or
+    template, mode, restarts})."""
     check_scope(scope)
     return {
         'name': name, 'kind': kind, 'scope': scope, 'phases': [list(phase) for phase in phases],
         'secrets': dict(secrets or {}), 'routes': [plan_route(r) for r in routes],
         'verify': [plan_check(c) for c in verify], 'rollback_order': list(rollback_order),
+        'directories': [dict(d) for d in directories], 'files': [dict(f) for f in files],
     }

@@ -227,3 +227,34 @@ def test_rootless_services_left_unrouted_are_warned_about():
         mod.run(task_vars={'inventory_hostname': 'node'})
     warning.assert_called_once_with('demo: rootless services web are not routed (the rootful Traefik cannot reach a '
                                     'rootless network)')
+
+
+def test_plan_files_are_written_by_the_transaction_and_a_template_is_rendered_with_the_plays_variables(tmp_path):
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    template = tmp_path / 'app.conf.j2'
+    template.write_text('listen = {{ app_port }}\n')
+    plan = dict(PLAN, directories=[{'path': '/srv/demo/data', 'mode': '0750'}],
+                files=[{'path': '/etc/homelab-deploy/stacks/demo/web/etc/app.conf', 'template': str(template),
+                        'mode': '0644', 'restarts': ['demo-web.container']},
+                       {'path': '/etc/homelab-deploy/stacks/demo/web/etc/b.conf', 'content': 'b\n', 'mode': '0644',
+                        'restarts': ['demo-web.container']}])
+    mod, calls = make({'plan': plan}, {action.APPLY: [ROUTED]})
+    mod._templar = Templar(loader=DataLoader())
+    with mock.patch.object(action.display, 'display'):
+        result = mod.run(task_vars={'inventory_hostname': 'node', 'app_port': 8080})
+    assert not result['failed'], result.get('msg')
+    sent = calls[0][1]
+    assert sent['directories'] == [{'path': '/srv/demo/data', 'mode': '0750'}]
+    assert [(f['path'].rsplit('/', 1)[1], f['content']) for f in sent['files']] == [('app.conf', 'listen = 8080\n'),
+                                                                                    ('b.conf', 'b\n')]
+    assert 'template' not in sent['files'][0]
+
+
+def test_a_missing_config_template_fails_naming_the_deployment_and_the_file(tmp_path):
+    plan = dict(PLAN, files=[{'path': '/etc/x', 'template': str(tmp_path / 'gone.j2'), 'mode': '0644', 'restarts': []}])
+    mod, calls = make({'plan': plan}, {action.APPLY: [ROUTED]})
+    with mock.patch.object(action.display, 'display'):
+        with pytest.raises(Exception) as err:
+            mod.run(task_vars={'inventory_hostname': 'node'})
+    assert 'demo: config template %s' % (tmp_path / 'gone.j2') in str(err.value) and not calls

@@ -1001,3 +1001,85 @@ def test_a_missing_environment_file_is_refused_before_anything_changes(capsys, h
     assert result['failed'] and 'EnvironmentFile=%s does not exist on the host' % (tmp_path / 'gone.env') in result['msg']
     assert str(present) + ' does not exist' not in result['msg']
     assert not os.path.exists(os.path.join(host.unit_dir, 'demo.network')), 'nothing written'
+
+
+def bind_unit(*sources):
+    volumes = ''.join('Volume=%s:/data%d:rw\n' % (source, index) for index, source in enumerate(sources))
+    return {'name': 'demo-web.container', 'content': '[Container]\nImage=localhost/web:1\nContainerName=demo-web\n' + volumes}
+
+
+def test_a_missing_bind_source_is_refused_before_anything_changes(capsys, host, tmp_path):
+    present = tmp_path / 'photos'
+    present.mkdir()
+    result = run(capsys, {'units': [NET, bind_unit(present, tmp_path / 'gone')]})
+    assert result['failed'] and 'Volume= source %s does not exist on the host' % (tmp_path / 'gone') in result['msg']
+    assert '%s does not exist' % present not in result['msg']
+    assert not os.path.exists(os.path.join(host.unit_dir, 'demo.network')), 'nothing written'
+
+
+def test_directories_are_created_once_with_their_mode_and_kept_as_they_are_afterwards(capsys, host, tmp_path):
+    wanted = tmp_path / 'srv' / 'app' / 'data'
+    args = {'units': [NET, bind_unit(wanted)], 'directories': [{'path': str(wanted), 'mode': '0700'}]}
+    check = run(capsys, args, check=True)
+    assert check['changed'] and check['directories'] == {str(wanted): 'create'} and not wanted.exists()
+    result = run(capsys, args)
+    assert result['changed'] and result['directories'] == {str(wanted): 'create'}, result.get('msg')
+    assert wanted.is_dir() and stat_mode(str(wanted)) == 0o700
+    wanted.chmod(0o755)  # the user's own change of an existing directory is left alone
+    again = run(capsys, args)
+    assert not again['changed'] and again['directories'] == {str(wanted): 'exists'}
+    assert stat_mode(str(wanted)) == 0o755
+
+
+def test_a_created_directory_gets_its_owner_and_group(capsys, host, tmp_path, monkeypatch):
+    wanted = tmp_path / 'owned'
+    chowned = []
+    monkeypatch.setattr(os, 'chown', lambda path, uid, gid: chowned.append((path, uid, gid)))
+    result = run(capsys, {'units': [NET, bind_unit(wanted)],
+                          'directories': [{'path': str(wanted), 'owner': 1883, 'group': '1884'}]})
+    assert not result.get('failed'), result.get('msg')
+    assert (str(wanted), 1883, 1884) in chowned
+
+
+@pytest.mark.parametrize('directory, reason', [
+    ('relative/dir', 'must be an absolute, normalised path'),
+    ('/srv/../etc', 'must be an absolute, normalised path'),
+    ('/', 'must be an absolute, normalised path other than /'),
+])
+def test_bad_directories_are_refused_before_anything_changes(capsys, host, directory, reason):
+    result = run(capsys, {'units': [NET], 'directories': [{'path': directory}]})
+    assert result['failed'] and reason in result['msg']
+    assert not os.path.exists(os.path.join(host.unit_dir, 'demo.network'))
+
+
+def test_a_directory_through_a_symbolic_link_or_over_a_file_is_refused(capsys, host, tmp_path):
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    (tmp_path / 'root').mkdir()
+    (tmp_path / 'root' / 'link').symlink_to(elsewhere)
+    through = tmp_path / 'root' / 'link' / 'data'
+    result = run(capsys, {'units': [NET, bind_unit(through)], 'directories': [{'path': str(through)}]})
+    assert result['failed'] and 'goes through the symbolic link %s' % (tmp_path / 'root' / 'link') in result['msg']
+    assert not through.exists() and not os.path.exists(os.path.join(host.unit_dir, 'demo.network'))
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    result = run(capsys, {'units': [NET], 'directories': [{'path': str(afile)}]})
+    assert result['failed'] and 'exists and is not a directory' in result['msg']
+
+
+def test_an_unknown_owner_is_refused_before_anything_changes(capsys, host, tmp_path):
+    wanted = tmp_path / 'new'
+    result = run(capsys, {'units': [NET, bind_unit(wanted)],
+                          'directories': [{'path': str(wanted), 'owner': 'no-such-user-here'}]})
+    assert result['failed'] and 'no such user or group' in result['msg']
+    assert not wanted.exists()
+
+
+def test_a_file_the_set_writes_is_a_bind_source_that_exists(capsys, host, tmp_path):
+    # the traefik role mounts its own traefik.yml, written by the same transaction
+    config = tmp_path / 'conf' / 'app.yml'
+    config.parent.mkdir()
+    result = run(capsys, {'units': [NET, bind_unit(config)],
+                          'files': [{'path': str(config), 'content': 'a: 1\n', 'restarts': ['demo-web.container']}]})
+    assert not result.get('failed'), result.get('msg')
+    assert config.read_text() == 'a: 1\n'

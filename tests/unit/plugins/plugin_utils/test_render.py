@@ -291,7 +291,9 @@ def test_plan_routes_and_checks_carry_only_their_arguments():
         {'name': 'c', 'container': 'app-db', 'command': ['true'], 'stdout_regex': None, 'http': None, 'retries': 5, 'delay': 2},
         {'name': 'h', 'container': None, 'command': None, 'stdout_regex': None, 'retries': 0, 'delay': 2,
          'http': {'url': 'http://x/', 'status': [200], 'host': None, 'body_regex': None}}]
-    assert sorted(plan) == ['kind', 'name', 'phases', 'rollback_order', 'routes', 'scope', 'secrets', 'verify']
+    assert sorted(plan) == ['directories', 'files', 'kind', 'name', 'phases', 'rollback_order', 'routes', 'scope', 'secrets',
+                            'verify']
+    assert plan['directories'] == [] and plan['files'] == []
 
 
 def test_a_job_is_a_oneshot_that_is_never_restarted_and_not_waited_on_by_a_healthcheck():

@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host paths a service may mount, and where its shipped configuration files live (controller side; private).
+
+One policy for every host path a deployment mounts or creates, checked before the host is touched:
+
+* a path is absolute and normalised (no ``..``, no ``//``, no trailing ``/``): what is checked is what is mounted;
+* it lies under one of the deployment's bind roots (``/srv``, ``/mnt``, ``/media``, ``/data`` by default), where
+  a missing directory may be created;
+* or it is one of the deployment's read-only host paths (``/etc/localtime``, ``/etc/timezone`` by default, or a
+  path under one), mounted ``ro`` and never created;
+* ``/``, ``/etc``, ``/usr``, ``/boot``, ``/proc`` and ``/sys`` (and what lies under them) are refused otherwise.
+
+The host transaction (quadlet_apply's ``directories``) refuses a directory to create whose existing part goes
+through a symbolic link, so a link under a root cannot lead a created (and chowned) directory elsewhere.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import posixpath
+
+DEFAULT_ROOTS = ('/srv', '/mnt', '/media', '/data')
+DEFAULT_READONLY = ('/etc/localtime', '/etc/timezone')
+SYSTEM_PATHS = ('/etc', '/usr', '/boot', '/proc', '/sys')
+# shipped configuration files of stacks, for both scopes (a user scope's files belong to its user)
+CONFIG_DIR = '/etc/homelab-deploy/stacks'
+
+
+def under(path, root):
+    """path is root or lies below it (both normalised)."""
+    return path == root or path.startswith(root.rstrip('/') + '/')
+
+
+def path_problem(path):
+    """Why path is not an absolute, normalised path, or None."""
+    if not isinstance(path, str) or not path.startswith('/'):
+        return 'must be an absolute path, got %r' % (path,)
+    if posixpath.normpath(path) != path or path.startswith('//'):
+        return 'must be normalised (no "..", ".", "//" or trailing "/"): %r is %r' % (path, posixpath.normpath(path))
+    return None
+
+
+def is_system(path):
+    return path == '/' or any(under(path, top) for top in SYSTEM_PATHS)
+
+
+def check_roots(roots, key, system_ok=False):
+    """The configured roots (or read-only paths: system_ok), checked: each absolute, normalised, not / and, for
+    roots, not a system path."""
+    problems = []
+    for index, root in enumerate(roots):
+        problem = path_problem(root)
+        if problem is None and root == '/':
+            problem = '/ cannot be allowed as a whole'
+        elif problem is None and is_system(root) and not system_ok:
+            problem = '%r is a system path: it cannot be a bind root (list it as read-only instead)' % root
+        if problem:
+            problems.append(('%s[%d]' % (key, index), problem))
+    return problems
+
+
+def bind_problem(path, mode, roots=DEFAULT_ROOTS, readonly=DEFAULT_READONLY):
+    """Why the host path may not be mounted with mode (rw|ro), or None. A path under a root may be anything;
+    a read-only path only ro; a system path only when it is a read-only path."""
+    problem = path_problem(path)
+    if problem:
+        return problem
+    allowed_ro = any(under(path, ro) for ro in readonly)
+    if allowed_ro and mode == 'ro':
+        return None
+    if not is_system(path) and any(under(path, root) for root in roots):
+        return None
+    if allowed_ro:
+        return '%s is allowed read-only only: mount it with mode: ro' % path
+    where = 'a system path' if is_system(path) else 'outside the bind roots'
+    return ('%s is %s: allowed are paths under %s, and read-only %s (a deployment sets them: bind roots and '
+            'read-only host paths)' % (path, where, ', '.join(roots) or 'no root', ', '.join(readonly) or 'none'))
+
+
+def may_create(path, roots=DEFAULT_ROOTS):
+    """Only a directory under a bind root is created when it is missing."""
+    return not is_system(path) and any(under(path, root) for root in roots)
+
+
+def config_path(config_dir, stack, service, target):
+    """The host file of a shipped configuration file: <config_dir>/<stack>/<service><target in the container>."""
+    return '%s/%s/%s%s' % (config_dir.rstrip('/'), stack, service, target)
