@@ -257,8 +257,8 @@ def container_model(stack, name, svc, scope='system', images=None, proxy_network
     model.update({
         'name': '%s-%s' % (prefix, name), 'description': '%s: %s' % (prefix, (svc.get('description') or name).rstrip('.')),
         'image': _pinned(svc, images), 'pull': svc.get('pull', 'missing'), 'networks': networks, 'network_aliases': [name],
-        'volumes': [_volume_model(prefix, v) for v in svc.get('volumes', [])]
-                   + [_config_mount(prefix, name, c, config_dir) for c in svc.get('configs', [])],
+        'volumes': ([_volume_model(prefix, v) for v in svc.get('volumes', [])]
+                    + [_config_mount(prefix, name, c, config_dir) for c in svc.get('configs', [])]),
         'secrets': [_secret_ref(prefix, ref) for ref in svc.get('secrets', [])],
         'labels': [('%s.managed' % LABEL_PREFIX, 'true'), ('%s.stack' % LABEL_PREFIX, prefix),
                    ('%s.service' % LABEL_PREFIX, name)],

@@ -855,7 +855,7 @@ def _route_port(ports, router_spec, svc):
         return ports[service]
     if len(ports) == 1:
         return list(ports.values())[0]
-    expose = [str(p).split('/')[0] for p in _as_list(svc.get('expose'))]
+    expose = [str(p).split('/', maxsplit=1)[0] for p in _as_list(svc.get('expose'))]
     return expose[0] if len(expose) == 1 else None
 
 
@@ -1406,12 +1406,10 @@ def _result(conv, stack_services, used_env_file):
 def _strings(node, key):
     if isinstance(node, dict):
         for k, v in node.items():
-            for found in _strings(v, _join(key, k)):
-                yield found
+            yield from _strings(v, _join(key, k))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            for found in _strings(v, '%s[%d]' % (key, i)):
-                yield found
+            yield from _strings(v, '%s[%d]' % (key, i))
     elif isinstance(node, str):
         yield key, node
 

@@ -627,8 +627,8 @@ def test_a_route_port_from_expose():
 
 
 def test_top_level_keys():
-    result = run({'web': {'image': 'x/y'}}, top={'version': '3.8', 'networks': {'n': {}}, 'include': ['x.yml'],
-                                                'x-anchors': {}, 'name': 'Ignored'})
+    top = {'version': '3.8', 'networks': {'n': {}}, 'include': ['x.yml'], 'x-anchors': {}, 'name': 'Ignored'}
+    result = run({'web': {'image': 'x/y'}}, top=top)
     assert result['stack']['name'] == 'app', 'stack_name wins over the compose name'
     assert entry(result, 'version')['status'] == 'mapped'
     assert entry(result, 'networks')['status'] == 'approximated'
