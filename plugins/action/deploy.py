@@ -35,6 +35,8 @@ ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priorit
               'urls', 'weighted', 'pass_host_header', 'health_check', 'tls', 'public', 'required_middlewares',
               'policy_exempt', 'policy_exempt_reason', 'confirm', 'confirm_timeout', 'dynamic_dir', 'api_url', 'mode')
 TRAEFIK_KEYS = ('dynamic_dir', 'api_url', 'entrypoints')
+# Traefik settings that are not traefik_route options: the entry points an HTTPS route (tls) listens on
+TRAEFIK_TLS_KEYS = ('tls_entrypoints',)
 
 # Connections that run each command as its own process (ssh over its ControlMaster, local), so a copy of one can
 # read the progress file while the module runs on the original
@@ -147,6 +149,10 @@ class ActionModule(ActionBase):
         except Exception:  # pylint: disable=broad-except  # older ansible-core, or no play around the task
             defaults = {}
         base = dict((k, v) for k, v in (defaults or {}).items() if k in TRAEFIK_KEYS)
+        unknown = sorted(set(given) - set(TRAEFIK_KEYS + TRAEFIK_TLS_KEYS))
+        if unknown:
+            raise AnsibleActionFail('traefik: unknown key(s) %s (known: %s)'
+                                    % (', '.join(unknown), ', '.join(TRAEFIK_KEYS + TRAEFIK_TLS_KEYS)))
         return dict(base, **given)
 
     def route_args(self, route, state='present'):
@@ -155,6 +161,8 @@ class ActionModule(ActionBase):
         for key in TRAEFIK_KEYS:
             if key not in args and settings.get(key) is not None:
                 args[key] = settings[key]
+        if isinstance(args.get('tls'), dict) and not args['tls'].get('entrypoints') and settings.get('tls_entrypoints'):
+            args['tls'] = dict(args['tls'], entrypoints=list(settings['tls_entrypoints']))
         if state == 'absent':
             args = dict((k, v) for k, v in args.items() if k in ('name', 'dynamic_dir', 'api_url'))
             args['state'] = 'absent'

@@ -299,15 +299,38 @@ def _infra_units(stack):
     return units
 
 
+def _route_tls(tls):
+    """A route's tls key as homelab.deploy.traefik_route takes it (None: plain HTTP). Its entry points are not set
+    here: the deploy action fills them from the Traefik settings (the traefik role's homelab_traefik.tls_entrypoints)."""
+    if tls is None or tls is False:
+        return None
+    if tls is True:
+        return {}
+    out = {}
+    if tls.get('resolver'):
+        out['cert_resolver'] = tls['resolver']
+    if 'redirect' in tls:
+        out['redirect'] = tls['redirect']
+    return out
+
+
 def _routes(stack, scope):
     if scope != 'system':
         return []
     prefix = stack['name']
-    return [{'name': '%s-%s' % (prefix, name), 'service': name, 'hostname': [svc['route']['hostname']],
-             'path_prefix': svc['route'].get('path_prefix'), 'middlewares': svc['route'].get('middlewares', []),
-             'public': svc['route'].get('public', True),
-             'urls': ['http://%s-%s:%d' % (prefix, name, svc['route']['port'])]}
-            for name, svc in sorted(stack['services'].items()) if svc.get('route')]
+    routes = []
+    for name, svc in sorted(stack['services'].items()):
+        if not svc.get('route'):
+            continue
+        route = {'name': '%s-%s' % (prefix, name), 'service': name, 'hostname': [svc['route']['hostname']],
+                 'path_prefix': svc['route'].get('path_prefix'), 'middlewares': svc['route'].get('middlewares', []),
+                 'public': svc['route'].get('public', True),
+                 'urls': ['http://%s-%s:%d' % (prefix, name, svc['route']['port'])]}
+        tls = _route_tls(svc['route'].get('tls'))
+        if tls is not None:
+            route['tls'] = tls
+        routes.append(route)
+    return routes
 
 
 def host_paths(stack, bind_roots=_binds.DEFAULT_ROOTS, bind_readonly=_binds.DEFAULT_READONLY,

@@ -874,11 +874,31 @@ def _route_from(conv, router, hostname, spec, ports, svc, key, out):
     out['route'] = route
     conv.note('%s.labels.%srule' % (key, base), 'approximated', 'route %s -> port %s, public: true (the middleware '
               'policy of traefik_route applies; set public: false for a route only the trusted network reaches). '
-              'Entry points, TLS, cert resolvers and middlewares of the labels are not imported'
+              'Entry points and middlewares of the labels are not imported'
               % (hostname + route.get('path_prefix', ''), port))
     used = {base + 'rule'} | set('traefik.http.services.%s.loadbalancer.server.port' % s for s in ports)
     for name in sorted(used - {base + 'rule'}):
         conv.note('%s.labels.%s' % (key, name), 'mapped', 'route port %s' % port)
+    return used | _route_tls(conv, base, spec, route, key)
+
+
+def _route_tls(conv, base, spec, route, key):
+    """The router's tls and tls.certresolver labels as the route's tls (served on the traefik role's TLS entry
+    points, HTTP redirected to it); the resolver must be one of the traefik role's traefik_cert_resolvers."""
+    resolver = spec.get('tls.certresolver')
+    enabled = str(spec.get('tls', '')).lower() == 'true'
+    used = set()
+    if resolver:
+        route['tls'] = {'resolver': str(resolver)}
+        used.add(base + 'tls.certresolver')
+        conv.note('%s.labels.%stls.certresolver' % (key, base), 'mapped',
+                  'route tls: {resolver: %s} (define it in the traefik role\'s traefik_cert_resolvers)' % resolver)
+    elif enabled:
+        route['tls'] = True
+    if 'tls' in spec:
+        used.add(base + 'tls')
+        conv.note('%s.labels.%stls' % (key, base), 'mapped', 'route tls (HTTPS, HTTP redirected)'
+                  if 'tls' in route else 'tls is not true: plain HTTP')
     return used
 
 

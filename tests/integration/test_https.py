@@ -14,6 +14,7 @@ import subprocess
 import time
 
 from conftest import HLNODE, ROOT
+from test_stack_events import run_role
 
 PLAYBOOK = os.path.join(ROOT, 'tests', 'integration', 'https', 'deploy.yml')
 CLEANUP = os.path.join(ROOT, 'tests', 'integration', 'https', 'cleanup.yml')
@@ -47,12 +48,21 @@ def wait(predicate, timeout, interval=2):
         time.sleep(interval)
 
 
-def test_a_routed_service_gets_a_pebble_certificate_served_over_https(run_playbook):
+def tls_stack(suffix, state='present'):
+    web = {'image': 'localhost/hl-web:latest', 'environment': {'HL_WEB_MESSAGE': 'stack-over-https'},
+           'route': {'hostname': 'st-%s.hl.test' % suffix, 'port': 8080, 'public': False, 'tls': {'resolver': 'pebble'}}}
+    return {'stack_definition': {'schema_version': 1, 'name': 'st-%s' % suffix, 'services': {'web': web}},
+            'stack_state': state}
+
+
+def test_a_routed_service_gets_a_pebble_certificate_served_over_https(run_playbook, inventory):
     suffix = ''.join(random.choices(string.ascii_lowercase, k=6))
     name, host = 'tls-%s' % suffix, 'tls-%s.hl.test' % suffix
     try:
         check_https(run_playbook, name, host)
+        check_stack_https(inventory, suffix)
     finally:
+        run_role(inventory, tls_stack(suffix, 'absent'))
         # the service, its route and Traefik's HTTPS set-up go, whatever happened: later tests (drift_check reads
         # every managed route) must not meet a route on an entry point Traefik no longer has
         cleanup = run_playbook(CLEANUP, extra_vars={'https_service': name})
@@ -84,3 +94,19 @@ def check_https(run_playbook, name, host):
     assert renewed, 'Traefik still serves serial %s after 3 minutes' % first.get('serial')
     assert node('podman', 'inspect', '-f', '{{.State.StartedAt}}', 'traefik').stdout == started
     assert https_get(host).returncode == 0
+
+
+def check_stack_https(inventory, suffix):
+    """A stack route with tls: {resolver: pebble} (the stack schema's key): the same certificate path, through the
+    stack role and the one engine."""
+    host = 'st-%s.hl.test' % suffix
+    rc, _, out = run_role(inventory, tls_stack(suffix))
+    assert rc == 0, out[-3000:]
+    page = wait(lambda: https_get(host).returncode == 0 and https_get(host), 90)
+    assert page and 'stack-over-https' in page.stdout, page and (page.stdout, page.stderr)
+    assert served_certificate(host).get('issuer', '').startswith('CN=Pebble Intermediate CA')
+    redirect = node('curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '--resolve', '%s:80:127.0.0.1' % host,
+                    'http://%s/' % host).stdout
+    assert redirect in ('301', '308'), redirect
+    rc, events, out = run_role(inventory, tls_stack(suffix))
+    assert rc == 0 and events == [], 'a re-run changes nothing (no event): %s' % out[-3000:]

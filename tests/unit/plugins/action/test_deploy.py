@@ -258,3 +258,26 @@ def test_a_missing_config_template_fails_naming_the_deployment_and_the_file(tmp_
         with pytest.raises(Exception) as err:
             mod.run(task_vars={'inventory_hostname': 'node'})
     assert 'demo: config template %s' % (tmp_path / 'gone.j2') in str(err.value) and not calls
+
+
+def test_an_https_route_listens_on_the_traefik_tls_entry_points_unless_it_names_its_own():
+    plan = dict(PLAN, routes=[dict(PLAN['routes'][0], tls={'cert_resolver': 'letsencrypt'}),
+                              dict(PLAN['routes'][0], name='demo-own', tls={'entrypoints': ['https2']}),
+                              dict(PLAN['routes'][0], name='demo-plain')])
+    _, calls = run({'plan': plan, 'traefik': {'entrypoints': ['web'], 'tls_entrypoints': ['websecure', 'alt']}},
+                   {action.APPLY: [ROUTED]})
+    routes = dict((r['name'], r) for r in calls[0][1]['routes'])
+    assert routes['demo-web']['tls'] == {'cert_resolver': 'letsencrypt', 'entrypoints': ['websecure', 'alt']}
+    assert routes['demo-web']['entrypoints'] == ['web'], 'the plain-HTTP router (the redirect) stays on web'
+    assert routes['demo-own']['tls'] == {'entrypoints': ['https2']}
+    assert 'tls' not in routes['demo-plain']
+    assert 'tls_entrypoints' not in routes['demo-web'], 'not a traefik_route option'
+
+
+def test_an_unknown_traefik_setting_is_refused_before_the_host_is_called():
+    with pytest.raises(action.AnsibleActionFail, match=r'traefik: unknown key\(s\) entrypoint \(known: '):
+        _, calls = run({'plan': PLAN, 'traefik': {'dynamic_dir': '/d', 'entrypoint': ['web']}}, {action.APPLY: [ROUTED]})
+    mod, calls = make({'plan': PLAN, 'traefik': {'entrypoint': ['web']}}, {action.APPLY: [ROUTED]})
+    with pytest.raises(action.AnsibleActionFail), mock.patch.object(action.display, 'display'):
+        mod.run(task_vars={'inventory_hostname': 'node'})
+    assert calls == [], 'nothing reached the host'

@@ -620,6 +620,23 @@ def test_traefik_labels_become_a_route():
     stacks.stack_load(result['stack'])
 
 
+@pytest.mark.parametrize('labels, tls', [
+    (['traefik.http.routers.web.tls=true', 'traefik.http.routers.web.tls.certresolver=le'], {'resolver': 'le'}),
+    (['traefik.http.routers.web.tls.certresolver=le'], {'resolver': 'le'}),
+    (['traefik.http.routers.web.tls=true'], True),
+    (['traefik.http.routers.web.tls=false'], None),
+])
+def test_traefik_tls_labels_become_the_route_tls(labels, tls):
+    result = run({'web': {'image': 'x/y', 'labels': [
+        'traefik.http.routers.web.rule=Host(`app.example.org`)', 'traefik.http.services.web.loadbalancer.server.port=80']
+        + labels}})
+    assert service(result)['route'].get('tls') == tls
+    for label in labels:
+        assert entry(result, 'services.web.labels.' + label.split('=')[0])['status'] == 'mapped'
+    rendered = stacks.stack_render(stacks.stack_load(result['stack']))
+    assert ('tls' in rendered['routes'][0]) == (tls is not None)
+
+
 def test_a_route_port_from_expose():
     result = run({'web': {'image': 'x/y', 'expose': ['3000'],
                           'labels': {'traefik.http.routers.r.rule': 'Host(`a.example`)'}}})

@@ -238,3 +238,24 @@ def test_rollback_plan_restores_previous_files_and_removes_new_ones():
     assert plan == {'restore': ['db'], 'remove': ['web'], 'routes_restore': ['app-web'], 'routes_withdraw': [],
                     'infra_restore': ['app.network'], 'infra_remove': ['app-data.volume']}
     assert stacks.stack_rollback_plan(rendered, files, {}, '/u', '/d')['restore'] == []
+
+
+@pytest.mark.parametrize('tls, expected', [
+    (True, {}),
+    ({'resolver': 'letsencrypt'}, {'cert_resolver': 'letsencrypt'}),
+    ({'resolver': 'pebble', 'redirect': False}, {'cert_resolver': 'pebble', 'redirect': False}),
+    (False, None),
+])
+def test_a_route_with_tls_is_served_over_https(tls, expected):
+    data = with_changes(web={'route': {'hostname': 'app.example.org', 'port': 8080, 'public': False, 'tls': tls}})
+    route = stacks.stack_render(stacks.stack_load(data))['routes'][0]
+    assert route.get('tls') == expected
+    assert 'entrypoints' not in (route.get('tls') or {}), 'the entry points come from the Traefik settings'
+
+
+@pytest.mark.parametrize('tls', [{'resolver': 'le', 'entrypoints': ['x']}, 'yes', {'resolver': 'a b'}])
+def test_a_bad_route_tls_is_refused_naming_the_key(tls):
+    data = with_changes(web={'route': {'hostname': 'app.example.org', 'port': 8080, 'tls': tls}})
+    with pytest.raises(Exception) as err:
+        stacks.stack_load(data, source_name='stack_definition')
+    assert 'services.web.route.tls' in str(err.value), str(err.value)
