@@ -148,10 +148,24 @@ class Route(object):
 
     def plan(self):
         """Read the file and work out the wanted text; refuses (RouteError) before anything is written."""
+        if not traefik.NAME_RE.match(self.name or ''):
+            # for every state: a name is a file name in dynamic_dir, never a path (../x, /etc/x)
+            raise RouteError('name %r must match %s (it names the file <dynamic_dir>/<name>.yml). Nothing was '
+                             'changed.' % (self.name, traefik.NAME_RE.pattern))
         self.old = self.read()
+        foreign = self.old is not None and traefik.parse_manifest(self.old) is None
         if not self.present:
-            self.text = None
+            if foreign:  # a file someone wrote by hand is not ours to remove
+                self.info['kept'] = ('%s was not written by homelab.deploy.traefik_route (no "%s" line): left '
+                                     'alone' % (self.path, traefik.MANIFEST_PREFIX))
+                self.text = self.old
+            else:
+                self.text = None
             return self
+        if foreign:
+            raise RouteError('%s exists and was not written by homelab.deploy.traefik_route (it has no "%s" line): '
+                             'it is left alone. Remove or rename that file, or give the route another name. Nothing '
+                             'was changed.' % (self.path, traefik.MANIFEST_PREFIX))
         errors = traefik.validate_spec(self.params)
         if errors:
             raise RouteError('Invalid route %s: %s' % (self.name, '; '.join(errors)), errors=errors)

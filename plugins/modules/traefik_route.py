@@ -15,7 +15,12 @@ description:
     (O(dynamic_dir), which must exist).
     The file declares a router C(<name>), a service C(<name>) (a load balancer, or a weighted parent with
     child load balancers C(<name>-<child>) for canaries), and optionally middlewares of its own.
-    Other files in the directory are never touched.
+    Other files in the directory are never touched. A file of the same name that this module did not write
+    (its files carry a C(# homelab.deploy.traefik_route defines:) line) is refused for O(state=present) and left alone
+    for O(state=absent). O(name) is checked for every state, so it can only name a file in O(dynamic_dir).
+  - The module holds the host lock of the engine (the C(flock) on C(/run/homelab-deploy.lock) that
+    M(homelab.deploy.quadlet_apply) takes) while it reads, writes and confirms, so it does not interleave with a
+    deploy on the same host; it needs root for that (C(become)).
   - Before writing, the route is validated (names, rule, URLs, weights), the middleware policy is enforced
     (a public route must carry the required authentication and security middlewares), and every
     middleware or service the file points at must be defined in the file or already served by Traefik.
@@ -264,6 +269,10 @@ options:
     description: Seconds to wait for Traefik to load (or drop) the file. Traefik reloads the directory after about 2 seconds.
     type: int
     default: 30
+  lock_timeout:
+    description: Seconds to wait for another run on the same host to release the host lock.
+    type: int
+    default: 120
 notes:
   - Traefik merges every file of the directory into one configuration and stops reloading while any file
     fails to parse; the module then times out and restores the previous file.
@@ -323,6 +332,11 @@ path:
   returned: always
   type: str
   sample: /etc/traefik/dynamic/whoami.yml
+kept:
+  description: With O(state=absent), why a file of that name was left alone (it was not written by this module).
+  returned: when such a file was found
+  type: str
+  sample: '/etc/traefik/dynamic/whoami.yml was not written by homelab.deploy.traefik_route (...): left alone'
 rule:
   description: Router rule written to the file.
   returned: when O(state=present)
@@ -376,7 +390,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.homelab.deploy.plugins.module_utils import _podman as podman
 from ansible_collections.homelab.deploy.plugins.module_utils import _route as route
+
+
+def lock_path():
+    """The engine's host lock (quadlet_apply's): Traefik is a system service, so the system scope's."""
+    return podman.Scope('system').lock_path()
 
 
 class TraefikRouteManager(object):
@@ -413,17 +433,22 @@ class TraefikRouteManager(object):
 
     def run(self):
         try:
-            self.apply()
+            with podman.host_lock(lock_path(), self.params['lock_timeout']):
+                self.apply()
+        except podman.CommandError as exc:
+            self.module.fail_json(msg='%s' % exc, **self.result)
         except route.RouteError as exc:
             self.result.update(self.route.info)
             self.module.fail_json(msg='%s' % exc, **dict(self.result, **exc.extra))
         self.result.update(self.route.info)
+        if self.route.info.get('kept'):
+            self.module.warn(self.route.info['kept'])
         return self.result
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=route.route_spec(),
+        argument_spec=dict(route.route_spec(), lock_timeout=dict(type='int', default=120)),
         add_file_common_args=True,
         supports_check_mode=True,
         **route.CONSTRAINTS

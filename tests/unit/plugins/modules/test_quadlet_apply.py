@@ -815,6 +815,20 @@ def test_an_absent_route_goes_before_its_units_stop(capsys, host):
     assert 'stop demo-web.service' in host.changes()
 
 
+def test_a_hand_written_route_file_of_the_same_name_is_refused_and_never_removed(capsys, host):
+    route = route_of(host)
+    hand = 'http:\n  routers:\n    demo:\n      rule: Host(`mine.lan`)\n      service: mine\n'
+    with open(os.path.join(route['dynamic_dir'], 'demo.yml'), 'w') as handle:
+        handle.write(hand)
+    result = run(capsys, {'units': [NET, DB, web('1')], 'secrets': {'demo-pw': 'first-password'}, 'routes': [route]})
+    assert result['failed'] and 'was not written by homelab.deploy.traefik_route' in result['msg'], result['msg']
+    assert os.listdir(host.unit_dir) == [] and host.changes() == [], 'refused before anything changed'
+    removed = run(capsys, {'routes': [{'name': 'demo', 'state': 'absent', 'dynamic_dir': route['dynamic_dir'],
+                                       'confirm': False}]})
+    assert not removed.get('failed') and not removed['changed'], removed
+    assert route_text(host) == hand
+
+
 # -- files -------------------------------------------------------------------------------------------------
 
 def config(host, text='level: info\n', mode='0640'):

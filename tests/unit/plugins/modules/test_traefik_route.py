@@ -29,9 +29,18 @@ def run(capsys, args, check=False, diff=False):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.fixture(autouse=True)
+def host_lock(tmp_path, monkeypatch):
+    """The engine's host lock, in the test's directory."""
+    path = str(tmp_path / 'homelab-deploy.lock')
+    monkeypatch.setattr(traefik_route, 'lock_path', lambda: path)
+    return path
+
+
 @pytest.fixture
 def base(tmp_path):
-    return {'name': 'whoami', 'dynamic_dir': str(tmp_path), 'hostname': ['whoami.lan'], 'urls': ['http://tr-web:8080'],
+    (tmp_path / 'dynamic').mkdir()
+    return {'name': 'whoami', 'dynamic_dir': str(tmp_path / 'dynamic'), 'hostname': ['whoami.lan'], 'urls': ['http://tr-web:8080'],
             'public': False, 'confirm': False}
 
 
@@ -188,3 +197,37 @@ def test_clash_with_other_file_is_refused(base):
     with pytest.raises(route.RouteError) as failure:
         item.plan()
     assert 'router whoami@file' in '%s' % failure.value and 'Nothing was written' in '%s' % failure.value
+
+
+@pytest.mark.parametrize('state', ['present', 'absent'])
+@pytest.mark.parametrize('name', ['../victim', '/etc/traefik/victim', 'a/b', '.hidden', ''])
+def test_a_name_that_is_not_a_file_name_is_refused_for_every_state(capsys, base, tmp_path, name, state):
+    victim = tmp_path / 'victim.yml'
+    victim.write_text('http: {}\n')
+    result = run(capsys, dict(base, name=name, state=state))
+    assert result['failed'] is True and 'must match' in result['msg'] and 'Nothing was changed' in result['msg']
+    assert victim.exists(), 'nothing outside dynamic_dir is touched'
+
+
+HAND_WRITTEN = 'http:\n  routers:\n    whoami:\n      rule: Host(`mine.lan`)\n      service: mine\n'
+
+
+def test_a_hand_written_file_of_the_same_name_is_never_replaced_or_removed(capsys, base):
+    with open(target(base), 'w') as handle:
+        handle.write(HAND_WRITTEN)
+    refused = run(capsys, base)
+    assert refused['failed'] is True and 'was not written by homelab.deploy.traefik_route' in refused['msg']
+    kept = run(capsys, {'name': 'whoami', 'dynamic_dir': base['dynamic_dir'], 'state': 'absent', 'confirm': False})
+    assert kept['changed'] is False and 'left alone' in kept['kept'] and kept.get('warnings')
+    with open(target(base)) as handle:
+        assert handle.read() == HAND_WRITTEN
+
+
+def test_it_waits_for_the_host_lock_and_gives_up_naming_it(capsys, base, host_lock):
+    import fcntl
+    with open(host_lock, 'w') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = run(capsys, dict(base, lock_timeout=0))
+    assert result['failed'] is True and 'another run holds it' in result['msg'] and host_lock in result['msg']
+    assert not os.path.exists(target(base))
+    assert run(capsys, base)['changed'] is True, 'runs once the lock is free'
