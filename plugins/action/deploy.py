@@ -35,8 +35,9 @@ ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priorit
               'urls', 'weighted', 'pass_host_header', 'health_check', 'tls', 'public', 'required_middlewares',
               'policy_exempt', 'policy_exempt_reason', 'confirm', 'confirm_timeout', 'dynamic_dir', 'api_url', 'mode')
 TRAEFIK_KEYS = ('dynamic_dir', 'api_url', 'entrypoints')
-# Traefik settings that are not traefik_route options: the entry points an HTTPS route (tls) listens on
-TRAEFIK_TLS_KEYS = ('tls_entrypoints',)
+# Traefik settings that are not traefik_route options: the entry points an HTTPS route (tls) listens on and the
+# certificate resolvers Traefik has (the traefik role's homelab_traefik), to refuse a route Traefik could not serve
+TRAEFIK_TLS_KEYS = ('tls_entrypoints', 'cert_resolvers')
 
 # Connections that run each command as its own process (ssh over its ControlMaster, local), so a copy of one can
 # read the progress file while the module runs on the original
@@ -161,12 +162,29 @@ class ActionModule(ActionBase):
         for key in TRAEFIK_KEYS:
             if key not in args and settings.get(key) is not None:
                 args[key] = settings[key]
-        if isinstance(args.get('tls'), dict) and not args['tls'].get('entrypoints') and settings.get('tls_entrypoints'):
-            args['tls'] = dict(args['tls'], entrypoints=list(settings['tls_entrypoints']))
+        if isinstance(args.get('tls'), dict) and state == 'present':
+            args['tls'] = self.route_tls(route['name'], args['tls'], settings)
         if state == 'absent':
             args = dict((k, v) for k, v in args.items() if k in ('name', 'dynamic_dir', 'api_url'))
             args['state'] = 'absent'
         return args
+
+    def route_tls(self, name, tls, settings):
+        """The route's tls with the Traefik TLS entry points; refused (before the host is called) when the Traefik
+        the settings describe has no HTTPS entry point or not the certificate resolver the route names."""
+        where = '%s: route %s: tls' % (self.plan['name'], name)
+        if not tls.get('entrypoints'):
+            if settings.get('tls_entrypoints') is not None and not settings['tls_entrypoints']:
+                raise AnsibleActionFail('%s: Traefik has no HTTPS entry point (run the homelab.deploy.traefik role '
+                                        'with traefik_https: true). Nothing was changed.' % where)
+            if settings.get('tls_entrypoints'):
+                tls = dict(tls, entrypoints=list(settings['tls_entrypoints']))
+        resolvers = settings.get('cert_resolvers')
+        if tls.get('cert_resolver') and resolvers is not None and tls['cert_resolver'] not in resolvers:
+            raise AnsibleActionFail('%s: certificate resolver %r is not configured in Traefik (its resolvers: %s; '
+                                    'add it to the traefik role\'s traefik_cert_resolvers). Nothing was changed.'
+                                    % (where, tls['cert_resolver'], ', '.join(resolvers) or 'none'))
+        return tls
 
     # -- present ----------------------------------------------------------------------------------------------
 

@@ -112,6 +112,18 @@ def _set(tree, keys, value):
     tree[keys[-1]] = value
 
 
+def _pattern_tls(tls):
+    """The catalog's security.tls as the pattern's: none/false plain HTTP, internal/true Traefik's default
+    certificate, another name an ACME resolver of the traefik role. None: not set (the pattern's own applies)."""
+    if tls is None:
+        return None
+    if tls in (False, 'none'):
+        return False
+    if tls in (True, 'internal'):
+        return True
+    return {'resolver': tls}
+
+
 def entry_overrides(entry, pattern):
     """Pattern overrides from the catalog's sections (deployment.overrides merged last)."""
     main = _main_service(pattern)
@@ -126,6 +138,7 @@ def entry_overrides(entry, pattern):
         (security.get('authentication'), ('security', 'auth_required')),
         (security.get('public'), ('security', 'public')),
         (security.get('middleware'), ('security', 'middlewares')),
+        (_pattern_tls(security.get('tls')), ('security', 'tls')),
         (health.get('path'), ('monitoring', 'health', 'path')),
         (health.get('expect_status'), ('monitoring', 'health', 'expect_status')),
         (health.get('cmd'), ('services', main, 'healthcheck', 'cmd')),
@@ -272,7 +285,8 @@ def plan_lines(plan):
     return lines
 
 
-ROUTE_KEYS = ('name', 'hostname', 'path_prefix', 'rule', 'urls', 'middlewares', 'entrypoints', 'priority', 'pass_host_header')
+ROUTE_KEYS = ('name', 'hostname', 'path_prefix', 'rule', 'urls', 'middlewares', 'entrypoints', 'priority', 'pass_host_header',
+              'tls')
 
 
 def route_args(routes):

@@ -34,7 +34,8 @@ CONTAINER_SCHEMA_PATH = os.path.join(COLLECTION_ROOT, 'schemas', 'container.sche
 
 PROXY_NETWORK = 'proxy'
 PLACEHOLDER_RE = re.compile(r'\{([a-z][a-z0-9_]*)\}')
-BUILTIN_PLACEHOLDERS = ('instance', 'hostname', 'proxy_network')
+# {url}: the application's own address, https://{hostname} when its route has security.tls, else http://{hostname}
+BUILTIN_PLACEHOLDERS = ('instance', 'hostname', 'url', 'proxy_network')
 INSTANCE_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*$')
 SIZE_UNITS = {'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3, 'T': 1024 ** 4}
 # [Service] limit key -> cgroup v2 controller it needs (None: enforced without a controller)
@@ -528,6 +529,9 @@ def _route(ctx, pattern, auth_middleware, required_middlewares):
              'middlewares': chain, 'required_middlewares': required if security['public'] else []}
     if routing.get('path_prefix'):
         route['path_prefix'] = routing['path_prefix']
+    tls = _render.route_tls(security.get('tls'))
+    if tls is not None:
+        route['tls'] = tls
     return route
 
 
@@ -562,7 +566,9 @@ def pattern_render(pattern, instance, hostname=None, proxy_network=traefik.NETWO
     _check_render_args(instance, limits)
     hostname = hostname or '%s.localhost' % instance
     values = dict(pattern.get('variables') or {})
-    values.update({'instance': instance, 'hostname': hostname, 'proxy_network': proxy_network})
+    scheme = 'https' if _render.route_tls((pattern.get('security') or {}).get('tls')) is not None else 'http'
+    values.update({'instance': instance, 'hostname': hostname, 'url': '%s://%s' % (scheme, hostname),
+                   'proxy_network': proxy_network})
     pattern = dict(pattern, **substitute(dict((k, v) for k, v in pattern.items() if k not in ('variables', 'match', 'name')), values))
     services = _enabled_services(pattern)
     ctx = {'instance': instance, 'hostname': hostname, 'pattern': pattern, 'pull': pull, 'limits': limits,

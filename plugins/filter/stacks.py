@@ -299,21 +299,6 @@ def _infra_units(stack):
     return units
 
 
-def _route_tls(tls):
-    """A route's tls key as homelab.deploy.traefik_route takes it (None: plain HTTP). Its entry points are not set
-    here: the deploy action fills them from the Traefik settings (the traefik role's homelab_traefik.tls_entrypoints)."""
-    if tls is None or tls is False:
-        return None
-    if tls is True:
-        return {}
-    out = {}
-    if tls.get('resolver'):
-        out['cert_resolver'] = tls['resolver']
-    if 'redirect' in tls:
-        out['redirect'] = tls['redirect']
-    return out
-
-
 def _routes(stack, scope):
     if scope != 'system':
         return []
@@ -326,7 +311,7 @@ def _routes(stack, scope):
                  'path_prefix': svc['route'].get('path_prefix'), 'middlewares': svc['route'].get('middlewares', []),
                  'public': svc['route'].get('public', True),
                  'urls': ['http://%s-%s:%d' % (prefix, name, svc['route']['port'])]}
-        tls = _route_tls(svc['route'].get('tls'))
+        tls = _render.route_tls(svc['route'].get('tls'))
         if tls is not None:
             route['tls'] = tls
         routes.append(route)

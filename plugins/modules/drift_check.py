@@ -111,6 +111,41 @@ options:
         description: Pass the Host header to the backend.
         type: bool
         default: true
+      tls:
+        description:
+          - HTTPS of the route, as M(homelab.deploy.traefik_route) takes it (O(homelab.deploy.traefik_route#module:tls)).
+            The HTTPS router is on O(routes[].tls.entrypoints), a redirecting router on O(routes[].entrypoints).
+        type: dict
+        suboptions:
+          cert_resolver:
+            description: Certificate resolver from Traefik's static configuration.
+            type: str
+            aliases: [resolver]
+          entrypoints:
+            description: Entry points the HTTPS router listens on.
+            type: list
+            elements: str
+            default: [websecure]
+          redirect:
+            description: Redirect the route's hosts from HTTP to HTTPS; C(false) serves both.
+            type: bool
+            default: true
+          options:
+            description: TLS options name.
+            type: str
+          domains:
+            description: Domains to request certificates for.
+            type: list
+            elements: dict
+            suboptions:
+              main:
+                description: Main domain.
+                type: str
+                required: true
+              sans:
+                description: Subject alternative names.
+                type: list
+                elements: str
   route_files:
     description:
       - Also compare every file in O(dynamic_dir) written by M(homelab.deploy.traefik_route) with what Traefik
@@ -238,6 +273,7 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.homelab.deploy.plugins.module_utils import _drift as drift
 from ansible_collections.homelab.deploy.plugins.module_utils import _podman as podman
 from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet as quadlet
+from ansible_collections.homelab.deploy.plugins.module_utils import _route
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.module_utils._drift_host import DriftChecker
 
@@ -253,6 +289,7 @@ def argument_spec():
         entrypoints=dict(type='list', elements='str', default=list(traefik.ENTRYPOINTS)),
         priority=dict(type='int'),
         pass_host_header=dict(type='bool', default=True, no_log=False),
+        tls=_route.route_spec()['tls'],
     )
     return dict(
         names=dict(type='list', elements='str', default=[]),

@@ -81,6 +81,22 @@ class RenderError(AnsibleFilterError):
 
 # -- escaping ----------------------------------------------------------------------------------------
 
+def route_tls(tls):
+    """A route's tls key (stack route.tls, pattern security.tls) as homelab.deploy.traefik_route takes it, or None for
+    plain HTTP. The entry points are not set here: the deploy action takes them from the Traefik settings (the
+    traefik role's homelab_traefik.tls_entrypoints)."""
+    if tls is None or tls is False:
+        return None
+    if tls is True:
+        return {}
+    out = {}
+    if tls.get('resolver'):
+        out['cert_resolver'] = tls['resolver']
+    if 'redirect' in tls:
+        out['redirect'] = tls['redirect']
+    return out
+
+
 def escape(text):
     """A literal value for a key Quadlet copies into ExecStart=: % specifiers and $VAR expansion disarmed."""
     return str(text).replace('%', '%%').replace('$', '$$')

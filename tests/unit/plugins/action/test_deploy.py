@@ -281,3 +281,27 @@ def test_an_unknown_traefik_setting_is_refused_before_the_host_is_called():
     with pytest.raises(action.AnsibleActionFail), mock.patch.object(action.display, 'display'):
         mod.run(task_vars={'inventory_hostname': 'node'})
     assert calls == [], 'nothing reached the host'
+
+
+@pytest.mark.parametrize('traefik, fragment', [
+    ({'tls_entrypoints': []}, 'Traefik has no HTTPS entry point (run the homelab.deploy.traefik role with '
+                              'traefik_https: true)'),
+    ({'tls_entrypoints': ['websecure'], 'cert_resolvers': ['pebble']},
+     "certificate resolver 'letsencrypt' is not configured in Traefik (its resolvers: pebble"),
+    ({'tls_entrypoints': ['websecure'], 'cert_resolvers': []},
+     "certificate resolver 'letsencrypt' is not configured in Traefik (its resolvers: none"),
+])
+def test_an_https_route_traefik_cannot_serve_is_refused_before_the_host_is_called(traefik, fragment):
+    plan = dict(PLAN, routes=[dict(PLAN['routes'][0], tls={'cert_resolver': 'letsencrypt'})])
+    mod, calls = make({'plan': plan, 'traefik': traefik}, {action.APPLY: [ROUTED]})
+    with pytest.raises(action.AnsibleActionFail) as err, mock.patch.object(action.display, 'display'):
+        mod.run(task_vars={'inventory_hostname': 'node'})
+    assert 'demo: route demo-web: tls: ' + fragment in str(err.value)
+    assert calls == []
+
+
+def test_removing_an_https_route_needs_no_https_entry_point():
+    plan = dict(PLAN, routes=[dict(PLAN['routes'][0], tls={'cert_resolver': 'letsencrypt'})])
+    _, calls = run({'plan': plan, 'state': 'absent', 'traefik': {'tls_entrypoints': [], 'cert_resolvers': []}},
+                   {action.APPLY: [dict(APPLIED, routes={'demo-web': {'action': 'remove'}})]})
+    assert calls[0][1]['routes'] == [{'name': 'demo-web', 'state': 'absent'}]

@@ -78,6 +78,7 @@ def test_shipped_catalog_loads():
     (entry(metadata__name='other'), 'metadata.name', 'the file is web.yml'),
     (entry(deployment__pattern='no-such-pattern'), 'deployment.pattern', "no pattern 'no-such-pattern'"),
     (entry(resources__memory={'max': 'lots'}), 'resources.memory.max', "does not match"),
+    (entry(security__tls='lets encrypt'), 'security.tls', 'is not valid'),
 ])
 def test_bad_entry_names_file_key_and_reason(tmp_path, data, key, reason):
     with pytest.raises(cf.CatalogError) as err:
@@ -170,3 +171,12 @@ def test_catalog_routes_and_drift_args():
     assert routes[0]['urls'] == ['http://web-app:8080'] and routes[0]['hostname'] == ['web.test']
     args = cf.route_args(routes)
     assert set(args[0]) <= set(cf.ROUTE_KEYS) and 'public' not in args[0]
+
+
+@pytest.mark.parametrize('tls, expected', [
+    ('none', None), (False, None), ('internal', {}), (True, {}), ('letsencrypt', {'cert_resolver': 'letsencrypt'}),
+])
+def test_security_tls_is_applied_to_the_route(tls, expected):
+    routes = cf.catalog_routes([entry(security__tls=tls)])
+    assert routes[0].get('tls') == expected
+    assert cf.route_args(routes)[0].get('tls') == expected, 'the drift check compares the same route'

@@ -517,3 +517,24 @@ def test_recommendation_input_errors(chars, message):
 def test_filter_registry():
     assert sorted(pf.FilterModule().filters()) == ['pattern_catalog', 'pattern_load', 'pattern_plan',
                                                    'pattern_recommend', 'pattern_render']
+
+
+@pytest.mark.parametrize('tls, route_tls, url', [
+    (None, None, 'http://docs.example.org'),
+    (False, None, 'http://docs.example.org'),
+    (True, {}, 'https://docs.example.org'),
+    ({'resolver': 'letsencrypt'}, {'cert_resolver': 'letsencrypt'}, 'https://docs.example.org'),
+])
+def test_security_tls_serves_the_route_over_https_and_the_app_url_follows_it(tls, route_tls, url):
+    overrides = {} if tls is None else {'security': {'tls': tls}}
+    rendered = render('document-management', 'docs', hostname='docs.example.org', overrides=overrides)
+    assert rendered['route'].get('tls') == route_tls
+    web = [u for u in rendered['units'] if u['name'] == 'docs-webserver.container'][0]
+    assert 'PAPERLESS_URL=%s' % url in web['text'], 'the app is told the address it is served at'
+    assert rendered['post_deployment'][0]['url'] == url + '/', 'and so is the guide'
+
+
+def test_a_bad_security_tls_is_refused_naming_the_key():
+    with pytest.raises(AnsibleFilterError) as err:
+        pf.pattern_load('document-management', {'security': {'tls': {'resolver': 'le', 'entrypoints': ['x']}}})
+    assert 'security.tls' in str(err.value)
