@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
 import json
 import re
 import time
@@ -158,10 +159,29 @@ def redirect_middleware_name(name):
     return '%s-https-redirect' % name
 
 
+# Traefik's own services: its API, dashboard and metrics are never a route's target (internal services that only
+# redirect, such as noop@internal, are not listed)
+INTERNAL_SERVICES = ('api@internal', 'dashboard@internal', 'prometheus@internal', 'ping@internal', 'rest@internal')
+# Backends a route may never point at: inside the Traefik container these are Traefik itself (its API entry point),
+# and the container's own name reaches the same
+FORBIDDEN_BACKEND_HOSTS = ('localhost', 'traefik')
+
+
+def _loopback(host):
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host in FORBIDDEN_BACKEND_HOSTS or host.endswith('.localhost')
+    return address.is_loopback or address.is_unspecified
+
+
 def _check_url(url, where):
     parsed = urlparse(url)
     if parsed.scheme not in URL_SCHEMES or not parsed.netloc:
         return ['%s: %r is not an absolute %s URL' % (where, url, '/'.join(URL_SCHEMES))]
+    if _loopback((parsed.hostname or '').lower()):
+        return ['%s: %r points at Traefik itself (a loopback address or the Traefik container is its API and '
+                'dashboard, never a route target): use the service\'s container name' % (where, url)]
     return []
 
 
@@ -207,6 +227,9 @@ def _check_weighted(spec):
         if item.get('service'):
             if not REF_RE.match(item['service']):
                 errors.append('%s: service %r is not a valid name[@provider]' % (where, item['service']))
+            elif item['service'] in INTERNAL_SERVICES:
+                errors.append('%s: service %s is Traefik\'s own API, dashboard or metrics, never a route target'
+                              % (where, item['service']))
         else:
             errors.extend(_check_urls(item.get('urls'), where))
     if not errors and sum(item['weight'] for item in spec['weighted']) <= 0:

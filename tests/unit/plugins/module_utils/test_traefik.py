@@ -78,6 +78,7 @@ def test_build_rule(hosts, path, rule, expected):
 
 def test_valid_spec_has_no_errors():
     assert traefik.validate_spec(spec()) == []
+    assert traefik.validate_spec(spec(urls=['http://10.0.0.5:8080', 'http://app-traefik-ui:8080'])) == []
     assert traefik.validate_spec(spec(urls=None, weighted=CANARY)) == []
 
 
@@ -113,6 +114,16 @@ def test_valid_spec_has_no_errors():
     ({'define_middlewares': [{'name': 'x', 'config': {}}]}, 'one middleware type'),
     ({'define_middlewares': [{'name': 'x', 'config': {'a': {}, 'b': {}}}]}, 'one middleware type'),
     ({'define_middlewares': [{'name': 'x', 'config': {'compress': True}}]}, 'one middleware type'),
+    ({'urls': ['http://127.0.0.1:8080']}, 'points at Traefik itself'),
+    ({'urls': ['http://127.9.9.9:80/']}, 'points at Traefik itself'),
+    ({'urls': ['http://[::1]:8080']}, 'points at Traefik itself'),
+    ({'urls': ['http://0.0.0.0:8080']}, 'points at Traefik itself'),
+    ({'urls': ['http://localhost:9000']}, 'points at Traefik itself'),
+    ({'urls': ['http://LocalHost:9000']}, 'points at Traefik itself'),
+    ({'urls': ['http://traefik:8080/api']}, 'points at Traefik itself'),
+    ({'urls': None, 'weighted': [dict(CANARY[0], urls=['http://127.0.0.1:9001'])]}, 'points at Traefik itself'),
+    ({'urls': None, 'weighted': [dict(CANARY[0], urls=None, service='api@internal')]}, "Traefik's own API"),
+    ({'urls': None, 'weighted': [dict(CANARY[0], urls=None, service='dashboard@internal')]}, "Traefik's own API"),
 ])
 def test_validate_spec_reports_each_structural_error(overrides, fragment):
     errors = traefik.validate_spec(spec(**overrides))
