@@ -23,7 +23,7 @@ description:
     deploy on the same host; it needs root for that (C(become)).
   - Before writing, the route is validated (names, rule, URLs, weights; a URL to a loopback address, C(localhost)
     or the C(traefik) container, and a weighted child on C(api@internal), C(dashboard@internal) or another of
-    Traefik's own services, are refused: they reach Traefik's API and dashboard), the middleware policy is enforced
+    Traefik's own services, are refused, as they reach Traefik's API and dashboard), the middleware policy is enforced
     (a public route must carry the required authentication and security middlewares), and every
     middleware or service the file points at must be defined in the file or already served by Traefik.
     Nothing is written when any of these fail.
