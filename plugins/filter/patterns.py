@@ -36,7 +36,7 @@ PROXY_NETWORK = 'proxy'
 PLACEHOLDER_RE = re.compile(r'\{([a-z][a-z0-9_]*)\}')
 # {url}: the application's own address, https://{hostname} when its route has security.tls, else http://{hostname}
 BUILTIN_PLACEHOLDERS = ('instance', 'hostname', 'url', 'proxy_network')
-INSTANCE_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*$')
+INSTANCE_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z')
 SIZE_UNITS = {'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3, 'T': 1024 ** 4}
 # [Service] limit key -> cgroup v2 controller it needs (None: enforced without a controller)
 LIMIT_KEYS = (('MemoryMax', 'memory'), ('MemoryHigh', 'memory'), ('CPUWeight', 'cpu'), ('Nice', None))

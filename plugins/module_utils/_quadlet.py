@@ -29,8 +29,8 @@ OBJECT_KEYS = {'container': ('ContainerName', 'container'), 'volume': ('VolumeNa
                'network': ('NetworkName', 'network'), 'pod': ('PodName', 'pod')}
 COMMON_SECTIONS = ('Unit', 'Service', 'Install', 'Quadlet')
 INSTALL_KEYS = ('WantedBy', 'RequiredBy', 'Alias')
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$')
-SECRET_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$')
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\Z')
+SECRET_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}\Z')
 GENERATOR_PREFIX_RE = re.compile(r'^quadlet-generator\[\d+\]:\s*')
 QUADLET_FILE_RE = re.compile(r'[\w.@-]+\.(?:%s)\b' % '|'.join(UNIT_TYPES))
 DRYRUN_HEADER_RE = re.compile(r'^---(.+\.service)---$')

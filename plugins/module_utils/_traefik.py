@@ -30,15 +30,15 @@ MANAGED_HEADER = '# Managed by homelab.deploy.traefik_route; local edits are ove
 MANIFEST_PREFIX = '# homelab.deploy.traefik_route defines:'
 KINDS = ('routers', 'services', 'middlewares')
 
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*$')
-REF_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9_-]+)?$')
-HOST_RE = re.compile(r'^[A-Za-z0-9*_]([A-Za-z0-9_.-]*[A-Za-z0-9])?$')
-PATH_RE = re.compile(r'^/[^\s`]*$')
-DURATION_RE = re.compile(r'^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$')
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*\Z')
+REF_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9_-]+)?\Z')
+HOST_RE = re.compile(r'^[A-Za-z0-9*_]([A-Za-z0-9_.-]*[A-Za-z0-9])?\Z')
+PATH_RE = re.compile(r'^/[^\s`]*\Z')
+DURATION_RE = re.compile(r'^(\d+(\.\d+)?(ns|us|ms|s|m|h))+\Z')
 URL_SCHEMES = ('http', 'https', 'h2c')
 
 # Plain YAML keys must not be read back as booleans/null/numbers by YAML 1.1 parsers.
-_PLAIN_KEY_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_.-]*$')
+_PLAIN_KEY_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_.-]*\Z')
 _YAML11_WORDS = frozenset(['y', 'n', 'yes', 'no', 'on', 'off', 'true', 'false', 'null'])
 
 HEALTH_CHECK_KEYS = (('path', 'path'), ('interval', 'interval'), ('timeout', 'timeout'), ('scheme', 'scheme'),

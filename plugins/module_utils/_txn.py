@@ -27,7 +27,7 @@ from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet as 
 from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import (
     UnitFileError, canonical_text, parse_unit, parse_volume)
 
-TXN_NAME_RE = re.compile(r'^[a-z][a-z0-9-]{0,100}$')
+TXN_NAME_RE = re.compile(r'^[a-z][a-z0-9-]{0,100}\Z')
 PAUSE_ENV = 'HOMELAB_DEPLOY_PAUSE_AT'
 PAUSE_SECONDS = 120
 JOURNAL_VERSION = 1

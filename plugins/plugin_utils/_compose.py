@@ -26,18 +26,18 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
-NAME_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*$')
+NAME_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z')
 VAR_RE = re.compile(r'[_a-zA-Z][_a-zA-Z0-9]*')
-ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
 EXPRESSION_RE = re.compile(r'^([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[-?+])(.*))?$', re.S)
 SECRET_NAME_RE = re.compile(r'PASSWORD|PASS|SECRET|TOKEN|KEY|CREDENTIALS', re.I)
 URL_CREDENTIALS_RE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]+:[^/@\s]+@')
-USER_RE = re.compile(r'^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$')
+USER_RE = re.compile(r'^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?\Z')
 DURATION_RE = re.compile(r'(\d+(?:\.\d+)?)(us|ms|h|m|s)')
 HOST_RULE_RE = re.compile(r'Host\(\s*`([^`]+)`')
 PATH_RULE_RE = re.compile(r'PathPrefix\(\s*`([^`]+)`')
-PORT_NUMBERS_RE = re.compile(r'^[0-9]+(-[0-9]+)?$')
-IP_RE = re.compile(r'^(\[[0-9a-fA-F:.]+\]|[0-9.]+)$')
+PORT_NUMBERS_RE = re.compile(r'^[0-9]+(-[0-9]+)?\Z')
+IP_RE = re.compile(r'^(\[[0-9a-fA-F:.]+\]|[0-9.]+)\Z')
 MAX_NAME = 40
 STATUSES = ('mapped', 'approximated', 'unsupported')
 DEFAULT_BIND_ROOT = '/srv/homelab'

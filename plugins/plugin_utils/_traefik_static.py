@@ -29,9 +29,9 @@ RESOLVER_KEYS = ('ca', 'email', 'challenge', 'dns', 'ca_bundle', 'key_type', 'ce
 ACME_DIR = '/acme'
 CA_DIR = '/etc/traefik/ca'
 HTTP_ENTRYPOINT, TLS_ENTRYPOINT, API_ENTRYPOINT = 'web', 'websecure', 'traefik'
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*$')
-ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-SECRET_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*\Z')
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
+SECRET_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*\Z')
 CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]')
 
 

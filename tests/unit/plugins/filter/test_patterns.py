@@ -538,3 +538,9 @@ def test_a_bad_security_tls_is_refused_naming_the_key():
     with pytest.raises(AnsibleFilterError) as err:
         pf.pattern_load('document-management', {'security': {'tls': {'resolver': 'le', 'entrypoints': ['x']}}})
     assert 'security.tls' in str(err.value)
+
+
+@pytest.mark.parametrize('instance', ['wiki\n', 'wiki\x00', 'Wiki'])
+def test_an_instance_name_with_a_trailing_newline_or_control_character_is_refused(instance):
+    with pytest.raises(AnsibleFilterError, match='instance'):
+        render('reverse-proxy-backend', instance)

@@ -200,7 +200,7 @@ def test_clash_with_other_file_is_refused(base):
 
 
 @pytest.mark.parametrize('state', ['present', 'absent'])
-@pytest.mark.parametrize('name', ['../victim', '/etc/traefik/victim', 'a/b', '.hidden', ''])
+@pytest.mark.parametrize('name', ['../victim', '/etc/traefik/victim', 'a/b', '.hidden', '', 'victim\n'])
 def test_a_name_that_is_not_a_file_name_is_refused_for_every_state(capsys, base, tmp_path, name, state):
     victim = tmp_path / 'victim.yml'
     victim.write_text('http: {}\n')
