@@ -52,7 +52,8 @@ def _entry_problems(data, path, schema):
         return [(source, '(top level)', 'a service file is a mapping, got %s' % type(data).__name__)]
     problems = [(source, key or '(top level)', reason) for key, reason in patterns.schema_problems(data, schema)]
     stem = os.path.splitext(source)[0]
-    name = (data.get('metadata') or {}).get('name')
+    meta = data.get('metadata')
+    name = meta.get('name') if isinstance(meta, dict) else None
     if not problems and name != stem:
         problems.append((source, 'metadata.name', 'is %r but the file is %s: they must match' % (name, source)))
     return problems

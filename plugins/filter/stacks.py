@@ -24,8 +24,8 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
 from ansible_collections.homelab.deploy.plugins.filter.patterns import (
-    COLLECTION_ROOT, INSTANCE_RE, PatternError, _require_jsonschema, find_cycle, load_schema, merge, pattern_load,
-    schema_problems)
+    COLLECTION_ROOT, INSTANCE_RE, PatternError, _require_jsonschema, bounded, load_yaml, find_cycle, load_schema, merge,
+    pattern_load, schema_problems)
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.module_utils._quadlet import pin_reference
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _binds, _render
@@ -46,21 +46,6 @@ class StackError(PatternError):
 
 # -- reading -----------------------------------------------------------------------------------------------
 
-class _UniqueKeyLoader(yaml.SafeLoader if yaml else object):
-    """A YAML loader that refuses a key given twice in one mapping (PyYAML would keep the last one silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, dummy in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    'while constructing a mapping', node.start_mark,
-                    'duplicate key %r (first at line %d)' % (key, seen[key] + 1), key_node.start_mark)
-            seen[key] = key_node.start_mark.line
-        return super(_UniqueKeyLoader, self).construct_mapping(node, deep=deep)
-
-
 def stack_path(name, stacks_dir=None):
     """The file of a stack given by name (from stacks_dir) or as a path to a .yml file."""
     if name.endswith(('.yml', '.yaml')) or os.sep in name:
@@ -78,11 +63,11 @@ def stack_path(name, stacks_dir=None):
 def read_stack(path):
     try:
         with open(path) as handle:
-            return yaml.load(handle, Loader=_UniqueKeyLoader)  # nosec - a SafeLoader subclass
+            return load_yaml(handle)
     except (IOError, OSError) as exc:
         raise AnsibleFilterError('cannot read %s: %s' % (path, to_native(exc)))
-    except yaml.YAMLError as exc:
-        raise StackError(path, [('', 'not valid YAML: %s' % to_native(exc).replace('\n', ' '))])
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer beyond Python's 4300 digits
+        raise StackError(path, [('', 'not valid YAML: %s' % bounded(to_native(exc).replace('\n', ' ')))])
 
 
 def _source_of(source, stacks_dir, source_name):

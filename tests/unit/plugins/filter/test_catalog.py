@@ -180,3 +180,29 @@ def test_security_tls_is_applied_to_the_route(tls, expected):
     routes = cf.catalog_routes([entry(security__tls=tls)])
     assert routes[0].get('tls') == expected
     assert cf.route_args(routes)[0].get('tls') == expected, 'the drift check compares the same route'
+
+
+
+def test_a_key_given_twice_is_refused_naming_the_file_and_the_line(tmp_path):
+    text = yaml.safe_dump(entry()) + 'metadata:\n  name: web\n'
+    with pytest.raises(cf.CatalogError) as err:
+        cf.catalog_load(write(tmp_path, {'web': text}))
+    assert 'web.yml' in str(err.value) and "duplicate key 'metadata'" in str(err.value)
+    nested = 'metadata:\n  name: web\n  deployed: true\n  deployed: false\n'
+    with pytest.raises(cf.CatalogError) as err:
+        cf.catalog_load(write(tmp_path, {'web': nested}))
+    assert "duplicate key 'deployed' (first at line 3)" in str(err.value)
+
+
+def test_hostile_yaml_gets_a_bounded_error_and_no_traceback(tmp_path):
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for level in 'bcdefghi':
+        bomb += '%s: &%s [%s]\n' % (level, level, ','.join(['*' + chr(ord(level) - 1)] * 9))
+    bomb += 'metadata: *i\n'
+    with pytest.raises(cf.CatalogError) as err:
+        cf.catalog_load(write(tmp_path, {'web': bomb}))
+    assert len(str(err.value)) < 5000 and 'web.yml' in str(err.value)
+    huge = 'metadata:\n  name: web\n  owner: %s\n' % ('9' * 5000)
+    with pytest.raises(cf.CatalogError) as err:
+        cf.catalog_load(write(tmp_path, {'web': huge}))
+    assert 'web.yml' in str(err.value) and len(str(err.value)) < 5000
