@@ -100,7 +100,7 @@ def check_stack_https(inventory, suffix):
     """A stack route with tls: {resolver: pebble} (the stack schema's key): the same certificate path, through the
     stack role and the one engine."""
     host = 'st-%s.hl.test' % suffix
-    rc, _, out = run_role(inventory, tls_stack(suffix))
+    rc, dummy, out = run_role(inventory, tls_stack(suffix))
     assert rc == 0, out[-3000:]
     page = wait(lambda: https_get(host).returncode == 0 and https_get(host), 90)
     assert page and 'stack-over-https' in page.stdout, page and (page.stdout, page.stderr)

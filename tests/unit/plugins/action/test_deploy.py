@@ -264,8 +264,8 @@ def test_an_https_route_listens_on_the_traefik_tls_entry_points_unless_it_names_
     plan = dict(PLAN, routes=[dict(PLAN['routes'][0], tls={'cert_resolver': 'letsencrypt'}),
                               dict(PLAN['routes'][0], name='demo-own', tls={'entrypoints': ['https2']}),
                               dict(PLAN['routes'][0], name='demo-plain')])
-    _, calls = run({'plan': plan, 'traefik': {'entrypoints': ['web'], 'tls_entrypoints': ['websecure', 'alt']}},
-                   {action.APPLY: [ROUTED]})
+    dummy, calls = run({'plan': plan, 'traefik': {'entrypoints': ['web'], 'tls_entrypoints': ['websecure', 'alt']}},
+                       {action.APPLY: [ROUTED]})
     routes = dict((r['name'], r) for r in calls[0][1]['routes'])
     assert routes['demo-web']['tls'] == {'cert_resolver': 'letsencrypt', 'entrypoints': ['websecure', 'alt']}
     assert routes['demo-web']['entrypoints'] == ['web'], 'the plain-HTTP router (the redirect) stays on web'
@@ -276,7 +276,7 @@ def test_an_https_route_listens_on_the_traefik_tls_entry_points_unless_it_names_
 
 def test_an_unknown_traefik_setting_is_refused_before_the_host_is_called():
     with pytest.raises(action.AnsibleActionFail, match=r'traefik: unknown key\(s\) entrypoint \(known: '):
-        _, calls = run({'plan': PLAN, 'traefik': {'dynamic_dir': '/d', 'entrypoint': ['web']}}, {action.APPLY: [ROUTED]})
+        run({'plan': PLAN, 'traefik': {'dynamic_dir': '/d', 'entrypoint': ['web']}}, {action.APPLY: [ROUTED]})
     mod, calls = make({'plan': PLAN, 'traefik': {'entrypoint': ['web']}}, {action.APPLY: [ROUTED]})
     with pytest.raises(action.AnsibleActionFail), mock.patch.object(action.display, 'display'):
         mod.run(task_vars={'inventory_hostname': 'node'})
@@ -302,6 +302,6 @@ def test_an_https_route_traefik_cannot_serve_is_refused_before_the_host_is_calle
 
 def test_removing_an_https_route_needs_no_https_entry_point():
     plan = dict(PLAN, routes=[dict(PLAN['routes'][0], tls={'cert_resolver': 'letsencrypt'})])
-    _, calls = run({'plan': plan, 'state': 'absent', 'traefik': {'tls_entrypoints': [], 'cert_resolvers': []}},
-                   {action.APPLY: [dict(APPLIED, routes={'demo-web': {'action': 'remove'}})]})
+    dummy, calls = run({'plan': plan, 'state': 'absent', 'traefik': {'tls_entrypoints': [], 'cert_resolvers': []}},
+                       {action.APPLY: [dict(APPLIED, routes={'demo-web': {'action': 'remove'}})]})
     assert calls[0][1]['routes'] == [{'name': 'demo-web', 'state': 'absent'}]

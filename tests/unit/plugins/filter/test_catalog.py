@@ -182,7 +182,6 @@ def test_security_tls_is_applied_to_the_route(tls, expected):
     assert cf.route_args(routes)[0].get('tls') == expected, 'the drift check compares the same route'
 
 
-
 def test_a_key_given_twice_is_refused_naming_the_file_and_the_line(tmp_path):
     text = yaml.safe_dump(entry()) + 'metadata:\n  name: web\n'
     with pytest.raises(cf.CatalogError) as err:
