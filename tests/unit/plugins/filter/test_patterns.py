@@ -532,6 +532,7 @@ def test_security_tls_serves_the_route_over_https_and_the_app_url_follows_it(tls
     web = [u for u in rendered['units'] if u['name'] == 'docs-webserver.container'][0]
     assert 'PAPERLESS_URL=%s' % url in web['text'], 'the app is told the address it is served at'
     assert rendered['post_deployment'][0]['url'] == url + '/', 'and so is the guide'
+    assert pf.pattern_plan(rendered)['routes'][0].get('tls') == route_tls, 'the plan the deploy action runs keeps it'
 
 
 def test_a_bad_security_tls_is_refused_naming_the_key():

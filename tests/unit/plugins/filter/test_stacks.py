@@ -251,6 +251,8 @@ def test_a_route_with_tls_is_served_over_https(tls, expected):
     route = stacks.stack_render(stacks.stack_load(data))['routes'][0]
     assert route.get('tls') == expected
     assert 'entrypoints' not in (route.get('tls') or {}), 'the entry points come from the Traefik settings'
+    planned = stacks.stack_plan(stacks.stack_load(data))['routes'][0]
+    assert planned.get('tls') == expected, 'the plan the deploy action runs keeps it'
 
 
 @pytest.mark.parametrize('tls', [{'resolver': 'le', 'entrypoints': ['x']}, 'yes', {'resolver': 'a b'}])
