@@ -162,36 +162,46 @@ def redirect_middleware_name(name):
 # Traefik's own services: its API, dashboard and metrics are never a route's target (internal services that only
 # redirect, such as noop@internal, are not listed)
 INTERNAL_SERVICES = ('api@internal', 'dashboard@internal', 'prometheus@internal', 'ping@internal', 'rest@internal')
-# Backends a route may never point at: inside the Traefik container these are Traefik itself (its API entry point),
-# and the container's own name reaches the same
-FORBIDDEN_BACKEND_HOSTS = ('localhost', 'traefik')
+# Host names that reach Traefik itself from where it runs (its container's loopback, the container's own name)
+TRAEFIK_HOSTS = ('localhost', 'traefik')
 
 
-def _loopback(host):
+def _is_traefik_host(host):
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return host in FORBIDDEN_BACKEND_HOSTS or host.endswith('.localhost')
+        return host in TRAEFIK_HOSTS or host.endswith('.localhost')
     return address.is_loopback or address.is_unspecified
 
 
-def _check_url(url, where):
+def _port(parsed):
+    try:
+        return parsed.port or (443 if parsed.scheme == 'https' else 80)
+    except ValueError:
+        return None
+
+
+def _check_url(url, where, api_port=None):
     parsed = urlparse(url)
     if parsed.scheme not in URL_SCHEMES or not parsed.netloc:
         return ['%s: %r is not an absolute %s URL' % (where, url, '/'.join(URL_SCHEMES))]
-    if _loopback((parsed.hostname or '').lower()):
-        return ['%s: %r points at Traefik itself (a loopback address or the Traefik container is its API and '
-                'dashboard, never a route target): use the service\'s container name' % (where, url)]
+    if api_port and _port(parsed) == api_port and _is_traefik_host((parsed.hostname or '').lower()):
+        return ['%s: %r is Traefik\'s own API and dashboard (port %d, as api_url), never a route target'
+                % (where, url, api_port)]
     return []
 
 
-def _check_urls(urls, where):
+def _check_urls(urls, where, api_port=None):
     if not urls:
         return ['%s: at least one URL is required' % where]
     errors = []
     for url in urls:
-        errors.extend(_check_url(url, where))
+        errors.extend(_check_url(url, where, api_port))
     return errors
+
+
+def _api_port(spec):
+    return _port(urlparse(spec.get('api_url') or API_URL))
 
 
 def _check_route(spec):
@@ -231,7 +241,7 @@ def _check_weighted(spec):
                 errors.append('%s: service %s is Traefik\'s own API, dashboard or metrics, never a route target'
                               % (where, item['service']))
         else:
-            errors.extend(_check_urls(item.get('urls'), where))
+            errors.extend(_check_urls(item.get('urls'), where, _api_port(spec)))
     if not errors and sum(item['weight'] for item in spec['weighted']) <= 0:
         errors.append('weighted: at least one weight must be greater than 0')
     return errors
@@ -304,7 +314,7 @@ def validate_spec(spec):
     if spec.get('weighted'):
         errors.extend(_check_weighted(spec))
     else:
-        errors.extend(_check_urls(spec.get('urls'), 'urls'))
+        errors.extend(_check_urls(spec.get('urls'), 'urls', _api_port(spec)))
     errors.extend(_check_health_check(spec))
     errors.extend(_check_defined_middlewares(spec))
     errors.extend(_check_tls(spec))

@@ -21,9 +21,10 @@ description:
   - The module holds the host lock of the engine (the C(flock) on C(/run/homelab-deploy.lock) that
     M(homelab.deploy.quadlet_apply) takes) while it reads, writes and confirms, so it does not interleave with a
     deploy on the same host; it needs root for that (C(become)).
-  - Before writing, the route is validated (names, rule, URLs, weights; a URL to a loopback address, C(localhost)
-    or the C(traefik) container, and a weighted child on C(api@internal), C(dashboard@internal) or another of
-    Traefik's own services, are refused, as they reach Traefik's API and dashboard), the middleware policy is enforced
+  - Before writing, the route is validated (names, rule, URLs, weights; a URL on the port of O(api_url) at a
+    loopback address, C(localhost) or the C(traefik) container, and a weighted child on C(api@internal),
+    C(dashboard@internal) or another of Traefik's own services, are refused, as they reach Traefik's API and
+    dashboard), the middleware policy is enforced
     (a public route must carry the required authentication and security middlewares), and every
     middleware or service the file points at must be defined in the file or already served by Traefik.
     Nothing is written when any of these fail.

@@ -79,6 +79,9 @@ def test_build_rule(hosts, path, rule, expected):
 def test_valid_spec_has_no_errors():
     assert traefik.validate_spec(spec()) == []
     assert traefik.validate_spec(spec(urls=['http://10.0.0.5:8080', 'http://app-traefik-ui:8080'])) == []
+    # a Traefik running on the host (not in a container) routes to services on loopback ports: only its API port
+    # is refused
+    assert traefik.validate_spec(spec(urls=['http://127.0.0.1:9001', 'http://localhost:9002'])) == []
     assert traefik.validate_spec(spec(urls=None, weighted=CANARY)) == []
 
 
@@ -117,14 +120,14 @@ def test_valid_spec_has_no_errors():
     ({'name': 'web\n'}, 'name'),
     ({'hostname': ['web.lan\n']}, 'hostname'),
     ({'middlewares': ['auth@file\n']}, 'middleware reference'),
-    ({'urls': ['http://127.0.0.1:8080']}, 'points at Traefik itself'),
-    ({'urls': ['http://127.9.9.9:80/']}, 'points at Traefik itself'),
-    ({'urls': ['http://[::1]:8080']}, 'points at Traefik itself'),
-    ({'urls': ['http://0.0.0.0:8080']}, 'points at Traefik itself'),
-    ({'urls': ['http://localhost:9000']}, 'points at Traefik itself'),
-    ({'urls': ['http://LocalHost:9000']}, 'points at Traefik itself'),
-    ({'urls': ['http://traefik:8080/api']}, 'points at Traefik itself'),
-    ({'urls': None, 'weighted': [dict(CANARY[0], urls=['http://127.0.0.1:9001'])]}, 'points at Traefik itself'),
+    ({'urls': ['http://127.0.0.1:8080']}, "is Traefik's own API and dashboard (port 8080"),
+    ({'urls': ['http://127.9.9.9:8080/']}, "is Traefik's own API"),
+    ({'urls': ['http://[::1]:8080']}, "is Traefik's own API"),
+    ({'urls': ['http://0.0.0.0:8080']}, "is Traefik's own API"),
+    ({'urls': ['http://LocalHost:8080']}, "is Traefik's own API"),
+    ({'urls': ['http://traefik:8080/api']}, "is Traefik's own API"),
+    ({'urls': ['http://127.0.0.1:9090'], 'api_url': 'http://127.0.0.1:9090'}, "(port 9090, as api_url)"),
+    ({'urls': None, 'weighted': [dict(CANARY[0], urls=['http://127.0.0.1:8080'])]}, "is Traefik's own API"),
     ({'urls': None, 'weighted': [dict(CANARY[0], urls=None, service='api@internal')]}, "Traefik's own API"),
     ({'urls': None, 'weighted': [dict(CANARY[0], urls=None, service='dashboard@internal')]}, "Traefik's own API"),
 ])
