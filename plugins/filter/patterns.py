@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
 
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
+from ansible_collections.homelab.deploy.plugins.plugin_utils._yaml import bounded, load_yaml
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PATTERNS_DIR = os.path.join(COLLECTION_ROOT, 'patterns')
@@ -70,54 +71,6 @@ def _require_jsonschema():
         raise AnsibleFilterError('the homelab.deploy pattern filters need the Python library jsonschema on the '
                                  'controller (pip install jsonschema)')
     return jsonschema
-
-
-class UniqueKeyLoader(yaml.SafeLoader if yaml else object):
-    """A YAML loader that refuses a key given twice in one mapping (PyYAML would keep the last one silently: in a
-    catalog entry, deployed: true then deployed: false would remove the service)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, dummy in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                first = seen.get(key)
-            except TypeError:  # an unhashable key: SafeLoader refuses it below with its own error
-                first = None
-            if first is not None:
-                raise yaml.constructor.ConstructorError(
-                    'while constructing a mapping', node.start_mark,
-                    'duplicate key %r (first at line %d)' % (key, first + 1), key_node.start_mark)
-            try:
-                seen[key] = key_node.start_mark.line
-            except TypeError:
-                pass
-        return super(UniqueKeyLoader, self).construct_mapping(node, deep=deep)
-
-
-# A document that expands (through YAML aliases) to more values than this is refused before anything reads it
-MAX_VALUES = 100000
-
-
-def check_size(data, limit=MAX_VALUES):
-    """Refuse data that expands to more than limit values (a YAML alias bomb: a few KB, billions of values once
-    walked); the walk stops at the limit, so it is cheap either way."""
-    count, stack = 0, [data]
-    while stack:
-        node = stack.pop()
-        count += 1
-        if count > limit:
-            raise ValueError('the document expands to more than %d values (YAML aliases nested in aliases?)' % limit)
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return data
-
-
-def load_yaml(handle):
-    """YAML as the collection reads its data files: safe, a key given twice refused, the size bounded."""
-    return check_size(yaml.load(handle, Loader=UniqueKeyLoader))  # nosec - a SafeLoader subclass
 
 
 def _read_yaml(path):
@@ -165,15 +118,6 @@ def key_path(parts):
     for part in parts:
         out += '[%d]' % part if isinstance(part, int) else ('.' if out else '') + str(part)
     return out
-
-
-# jsonschema's messages quote the offending value: a large one (a YAML alias bomb expands to megabytes) is cut
-REASON_MAX = 300
-
-
-def bounded(text, limit=REASON_MAX):
-    text = to_native(text)
-    return text if len(text) <= limit else '%s... (%d characters cut)' % (text[:limit], len(text) - limit)
 
 
 def _error_reason(error):

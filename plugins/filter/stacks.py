@@ -24,11 +24,12 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
 from ansible_collections.homelab.deploy.plugins.filter.patterns import (
-    COLLECTION_ROOT, INSTANCE_RE, PatternError, _require_jsonschema, bounded, load_yaml, find_cycle, load_schema, merge,
+    COLLECTION_ROOT, INSTANCE_RE, PatternError, _require_jsonschema, find_cycle, load_schema, merge,
     pattern_load, schema_problems)
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.module_utils._quadlet import pin_reference
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _binds, _render
+from ansible_collections.homelab.deploy.plugins.plugin_utils._yaml import bounded, load_yaml
 
 STACKS_DIR = os.path.join(COLLECTION_ROOT, 'stacks')
 STACK_SCHEMA_PATH = os.path.join(STACKS_DIR, 'schema', 'stack.schema.json')

@@ -26,6 +26,8 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
+from ansible_collections.homelab.deploy.plugins.plugin_utils._yaml import bounded, load_yaml
+
 NAME_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z')
 VAR_RE = re.compile(r'[_a-zA-Z][_a-zA-Z0-9]*')
 ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
@@ -1351,9 +1353,9 @@ def load_document(document, source):
     """The compose document as a mapping (parsed YAML text or an already parsed mapping)."""
     if isinstance(document, str):
         try:
-            document = yaml.safe_load(document)
-        except yaml.YAMLError as exc:
-            raise ComposeError(source, '', 'not valid YAML: %s' % str(exc).replace('\n', ' '))
+            document = load_yaml(document)
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: an alias bomb, an integer past 4300 digits
+            raise ComposeError(source, '', 'not valid YAML: %s' % bounded(str(exc).replace('\n', ' ')))
     if not isinstance(document, dict):
         raise ComposeError(source, '', 'a compose file is a mapping, got %s' % type(document).__name__)
     return document
