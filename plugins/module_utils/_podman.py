@@ -20,9 +20,13 @@ QUADLET_BINARIES = ('/usr/libexec/podman/quadlet', '/usr/lib/podman/quadlet')
 SHOW_PROPERTIES = ('Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'NRestarts', 'ExecMainStatus')
 # Values of environment variables with these words in their names are masked in diffs and outputs.
 # Case matters: upper or lower case words only, so the quadlet key Secret= itself is not masked.
-_SECRET_WORDS = 'PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY'
-SECRET_NAME_RE = re.compile(r'((?:^|[\s"\'=])[A-Za-z0-9_]*(?:%s|%s)[A-Za-z0-9_]*=)[^\s"\']+'
+# PASS, KEY and CREDENTIAL(S) count as whole words of the name only (DB_PASS, JWT_KEY, AWS_CREDENTIALS; not BYPASS).
+_SECRET_WORDS = ('PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|'
+                 '(?<![A-Za-z])(?:PASS|KEY|CREDENTIALS?)(?![A-Za-z])')
+SECRET_NAME_RE = re.compile(r'((?:^|[\s"\'=])[A-Za-z0-9_]*(?:%s|%s|Password|Passwd)[A-Za-z0-9_]*=)[^\s"\']+'
                             % (_SECRET_WORDS, _SECRET_WORDS.lower()))
+# the password of a URL (postgres://user:PASSWORD@host/db), whatever the variable is called
+URL_PASSWORD_RE = re.compile(r'(://[^/@:\s"\']+:)[^/@\s"\']+@')
 MASK = '********'
 
 
@@ -41,7 +45,7 @@ def mask_secrets(text):
     """Hide values of NAME=value pairs whose NAME looks like a credential."""
     if not text:
         return text
-    return SECRET_NAME_RE.sub(lambda m: m.group(1) + MASK, text)
+    return URL_PASSWORD_RE.sub(lambda m: m.group(1) + MASK + '@', SECRET_NAME_RE.sub(lambda m: m.group(1) + MASK, text))
 
 
 # ---------------------------------------------------------------------------

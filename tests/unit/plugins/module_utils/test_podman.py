@@ -270,6 +270,19 @@ def test_parse_show_blocks():
     ('Environment=HL_WEB_VERSION=2', 'Environment=HL_WEB_VERSION=2'),
     ('Secret=db-pass,type=env,target=PGPASSWORD', 'Secret=db-pass,type=env,target=PGPASSWORD'),
     ('', ''),
+    ('Environment=DB_PASS=hunter2', 'Environment=DB_PASS=' + podman.MASK),
+    ('Environment=ADMIN_PASS=hunter2', 'Environment=ADMIN_PASS=' + podman.MASK),
+    ('Environment=JWT_KEY=abc', 'Environment=JWT_KEY=' + podman.MASK),
+    ('Environment=AUTH_KEY=abc', 'Environment=AUTH_KEY=' + podman.MASK),
+    ('Environment=AWS_CREDENTIALS=abc', 'Environment=AWS_CREDENTIALS=' + podman.MASK),
+    ('Environment=GPG_PASSPHRASE=abc', 'Environment=GPG_PASSPHRASE=' + podman.MASK),
+    ('Password=hunter2', 'Password=' + podman.MASK),
+    ('Environment=DATABASE_URL=postgres://app:hunter2@db:5432/app',
+     'Environment=DATABASE_URL=postgres://app:' + podman.MASK + '@db:5432/app'),
+    ('Environment=BYPASS_CACHE=1', 'Environment=BYPASS_CACHE=1'),
+    ('Environment=PASSTHROUGH=1', 'Environment=PASSTHROUGH=1'),
+    ('Environment=MONKEY=1', 'Environment=MONKEY=1'),
+    ('Environment=UPSTREAM=http://web:8080/', 'Environment=UPSTREAM=http://web:8080/'),
 ])
 def test_mask_secrets(text, expected):
     assert podman.mask_secrets(text) == expected
