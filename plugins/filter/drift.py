@@ -39,9 +39,10 @@ def _names(value, what):
 
 
 def fixable_services(report):
-    """The drifted services of a report that a restart fixes, in report order."""
+    """The drifted services of a report that a restart fixes, in report order: only units carrying the collection's
+    ownership label (a unit someone else wrote, or stopped on purpose, is reported, never restarted)."""
     return [s for s in _report(report, 'the report').get('services') or []
-            if s.get('drifted') and s.get('remediation') in RESTART_REMEDIATIONS]
+            if s.get('drifted') and s.get('remediation') in RESTART_REMEDIATIONS and s.get('managed')]
 
 
 def drift_fix_units(report, timeout=120):

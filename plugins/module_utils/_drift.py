@@ -518,12 +518,15 @@ def check_service(unit, containers, image_infos, images, shows, refs, options):
         findings.extend(compare_container(unit, info, image_of(info, image_infos), refs,
                                           options['ignored_env'], options['ignored_labels'], images))
     findings = [f for f in findings if not is_ignored(name, f['field'], options['ignore'])]
-    return service_result(name, unit['service_name'], unit['spec'].get('name'), findings)
+    managed = str((unit['spec'].get('labels') or {}).get(MANAGED_LABEL, '')).lower() == 'true'
+    return service_result(name, unit['service_name'], unit['spec'].get('name'), findings, managed)
 
 
-def service_result(name, service_name, container, findings):
+def service_result(name, service_name, container, findings, managed=False):
+    """managed: the unit carries the collection's ownership label (Label=io.homelab.deploy.managed=true); only such
+    units are ever restarted by a drift fix."""
     return {'name': name, 'unit': service_name, 'container': container, 'drifted': bool(findings),
-            'fields': findings, 'remediation': worst_remediation(findings)}
+            'fields': findings, 'remediation': worst_remediation(findings), 'managed': managed}
 
 
 def unmanaged_containers(infos, declared_names, options):

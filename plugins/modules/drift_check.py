@@ -212,6 +212,11 @@ services:
     remediation:
       description: The strongest remediation the fields need (C(none), C(rewrite_route), C(restart), C(reload_restart), C(review)).
       type: str
+    managed:
+      description:
+        - Whether the unit carries the collection's ownership label (C(Label=io.homelab.deploy.managed=true)). The drift
+          playbook's C(auto_fix) restarts only such units; others are reported.
+      type: bool
     fields:
       description: Each drifted field.
       type: list
@@ -241,6 +246,7 @@ services:
       container: web
       drifted: true
       remediation: restart
+      managed: true
       fields:
         - {field: env.HL_WEB_VERSION, declared: "1", running: "2", remediation: restart,
            impact: the application runs with other settings than declared, detail: null}

@@ -20,11 +20,11 @@ def field(name, remediation='restart', declared='1', running='2'):
     return {'field': name, 'declared': declared, 'running': running, 'impact': '...', 'remediation': remediation}
 
 
-def service(name, fields, container=None):
+def service(name, fields, container=None, managed=True):
     ranks = ('none', 'rewrite_route', 'restart', 'reload_restart', 'review')
     remediation = max([f['remediation'] for f in fields] or ['none'], key=ranks.index)
     return {'name': name, 'unit': name.split('.')[0] + '.service', 'container': container or name.split('.')[0],
-            'drifted': bool(fields), 'fields': fields, 'remediation': remediation}
+            'drifted': bool(fields), 'fields': fields, 'remediation': remediation, 'managed': managed}
 
 
 def route(name, fields):
@@ -164,3 +164,9 @@ def test_events_refuse_bad_input(args, words):
 
 def test_filters_are_registered():
     assert set(df.FilterModule().filters()) == {'drift_fix_units', 'drift_fix_events'}
+
+
+def test_a_unit_without_the_ownership_label_is_reported_and_never_restarted():
+    theirs = service('theirs.container', [field('state')], managed=False)
+    report = {'services': [WEB, theirs], 'routes': []}
+    assert [u['name'] for u in df.drift_fix_units(report, 90)] == ['web.container']

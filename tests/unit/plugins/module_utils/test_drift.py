@@ -306,3 +306,13 @@ def test_a_job_that_ran_has_no_container_and_no_drift():
     failed['fxweb.service'] = dict(failed['fxweb.service'], ActiveState='failed', SubState='failed')
     services, dummy = drift.check_host([job], fixture('inspect_clean.json'), fixture('image_inspect.json'), failed, REFS)
     assert fields(services[0])['state'][:2] == ('active', 'failed/failed'), 'a failed job is still reported'
+
+
+def test_a_service_says_whether_its_unit_carries_the_ownership_label():
+    text = fixture('fxweb.container')
+    assert 'Label=io.homelab.deploy.managed=true\n' in text
+    services, dummy = check('inspect_clean.json')
+    assert services[0]['managed'] is True
+    theirs = text.replace('Label=io.homelab.deploy.managed=true\n', '')
+    services, dummy = check('inspect_clean.json', units=[unit(theirs)])
+    assert services[0]['managed'] is False, 'a unit without the label is not ours to restart'
