@@ -518,8 +518,13 @@ def check_service(unit, containers, image_infos, images, shows, refs, options):
         findings.extend(compare_container(unit, info, image_of(info, image_infos), refs,
                                           options['ignored_env'], options['ignored_labels'], images))
     findings = [f for f in findings if not is_ignored(name, f['field'], options['ignore'])]
-    managed = str((unit['spec'].get('labels') or {}).get(MANAGED_LABEL, '')).lower() == 'true'
-    return service_result(name, unit['service_name'], unit['spec'].get('name'), findings, managed)
+    return service_result(name, unit['service_name'], unit['spec'].get('name'), findings,
+                          is_managed(unit['spec'].get('labels')))
+
+
+def is_managed(labels):
+    """Whether labels carry the collection's ownership label (io.homelab.deploy.managed=true)."""
+    return (labels or {}).get(MANAGED_LABEL) == 'true'
 
 
 def service_result(name, service_name, container, findings, managed=False):
@@ -540,7 +545,7 @@ def unmanaged_containers(infos, declared_names, options):
         labels = (info.get('Config') or {}).get('Labels') or {}
         out.append(service_result(name, None, name, [finding(
             'unmanaged', None, '%s (%s, %s)' % (info.get('ImageName'), (info.get('State') or {}).get('Status'),
-                                                'labelled managed' if labels.get(MANAGED_LABEL) == 'true' else 'not labelled managed'))]))
+                                                'labelled managed' if is_managed(labels) else 'not labelled managed'))]))
     return out
 
 

@@ -221,7 +221,7 @@ def _check_route(spec):
     return errors
 
 
-def _check_weighted(spec):
+def _check_weighted(spec, api_port=None):
     errors = []
     seen = set()
     for item in spec['weighted']:
@@ -241,7 +241,7 @@ def _check_weighted(spec):
                 errors.append('%s: service %s is Traefik\'s own API, dashboard or metrics, never a route target'
                               % (where, item['service']))
         else:
-            errors.extend(_check_urls(item.get('urls'), where, _api_port(spec)))
+            errors.extend(_check_urls(item.get('urls'), where, api_port))
     if not errors and sum(item['weight'] for item in spec['weighted']) <= 0:
         errors.append('weighted: at least one weight must be greater than 0')
     return errors
@@ -311,10 +311,11 @@ def validate_spec(spec):
     if not NAME_RE.match(spec.get('name') or ''):
         errors.append('name %r must match %s' % (spec.get('name'), NAME_RE.pattern))
     errors.extend(_check_route(spec))
+    api_port = _api_port(spec)
     if spec.get('weighted'):
-        errors.extend(_check_weighted(spec))
+        errors.extend(_check_weighted(spec, api_port))
     else:
-        errors.extend(_check_urls(spec.get('urls'), 'urls', _api_port(spec)))
+        errors.extend(_check_urls(spec.get('urls'), 'urls', api_port))
     errors.extend(_check_health_check(spec))
     errors.extend(_check_defined_middlewares(spec))
     errors.extend(_check_tls(spec))

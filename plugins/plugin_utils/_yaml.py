@@ -26,17 +26,14 @@ class UniqueKeyLoader(yaml.SafeLoader if yaml else object):
                 continue  # <<: *anchor; keys merged in may be overridden by the mapping's own (compose files do)
             key = self.construct_object(key_node, deep=deep)
             try:
-                first = seen.get(key)
+                hash(key)
             except TypeError:  # an unhashable key: SafeLoader refuses it below with its own error
-                first = None
-            if first is not None:
+                continue
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     'while constructing a mapping', node.start_mark,
-                    'duplicate key %r (first at line %d)' % (key, first + 1), key_node.start_mark)
-            try:
-                seen[key] = key_node.start_mark.line
-            except TypeError:
-                pass
+                    'duplicate key %r (first at line %d)' % (key, seen[key] + 1), key_node.start_mark)
+            seen[key] = key_node.start_mark.line
         return super(UniqueKeyLoader, self).construct_mapping(node, deep=deep)
 
 
