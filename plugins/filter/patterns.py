@@ -251,9 +251,17 @@ def _service_problems(pattern, name, svc, names):
     secrets = set(pattern.get('secrets') or {})
     base = 'services.%s' % name
     problems = []
-    for index, net in enumerate(svc['networks']):
+    for index, net in enumerate(svc.get('networks', [])):
         if net not in networks:
             problems.append(('%s.networks[%d]' % (base, index), 'network %r is not in networks_required' % net))
+    if svc.get('network_mode') and svc.get('networks'):
+        problems.append(('%s.networks' % base, 'network_mode %s replaces the networks: drop one of them'
+                         % svc['network_mode']))
+    elif not svc.get('network_mode') and not svc.get('networks'):
+        problems.append(('%s.networks' % base, 'a service joins at least one network of networks_required (or sets '
+                         'network_mode)'))
+    routed = (pattern.get('routing') or {}).get('service') == name
+    problems.extend(_render.surface_problems(svc, base, allow_privileged=True, routed=routed))
     for index, vol in enumerate(svc.get('volumes', [])):
         if vol['storage'] not in storage:
             problems.append(('%s.volumes[%d].storage' % (base, index),
@@ -289,7 +297,7 @@ def _reference_problems(pattern):
         if ref is not None and ref not in enabled:
             problems.append((path, 'no enabled service named %r' % ref))
     routed = (pattern.get('routing') or {}).get('service')
-    if routed in enabled and PROXY_NETWORK not in enabled[routed]['networks']:
+    if routed in enabled and not enabled[routed].get('network_mode') and PROXY_NETWORK not in enabled[routed].get('networks', []):
         problems.append(('services.%s.networks' % routed, 'the routed service must join the %r network' % PROXY_NETWORK))
     problems.extend(_unique_problems(pattern))
     problems.extend(_placeholder_problems(pattern))
@@ -449,7 +457,7 @@ def container_model(ctx, name, svc):
         'name': '%s-%s' % (instance, name),
         'description': '%s: %s (%s)' % (ctx['pattern']['title'], svc['description'].rstrip('.'), instance),
         'image': svc['image'], 'pull': svc.get('pull') or ctx['pull'],
-        'networks': [_network_ref(ctx, n) for n in svc['networks']],
+        'networks': [_network_ref(ctx, n) for n in svc.get('networks', [])],
         'volumes': [_volume_model(ctx, v) for v in svc.get('volumes', [])],
         'secrets': [_secret_ref(ctx, r) for r in svc.get('secrets', [])],
         'labels': _labels(ctx, name), 'wait': True,
@@ -562,9 +570,14 @@ def _requirements(ctx, pattern, services, units):
 
 def pattern_render(pattern, instance, hostname=None, proxy_network=traefik.NETWORK, external_networks=None,
                    storage_root='/srv/homelab', limits='enforce', controllers=None, pull='missing',
-                   auth_middleware='authelia@file', required_middlewares=None):
+                   auth_middleware='authelia@file', required_middlewares=None, allow_privileged=False):
     """Render a loaded pattern into Quadlet unit definitions and everything a deploy needs to know."""
     _check_render_args(instance, limits)
+    privileged = [problem for name, svc in sorted(_enabled_services(pattern).items())
+                  for problem in _render.surface_problems(svc, 'services.%s' % name, allow_privileged=allow_privileged)
+                  if problem[0].endswith('.privileged')]
+    if privileged:
+        raise PatternError(pattern.get('name') or 'pattern', privileged)
     hostname = hostname or '%s.localhost' % instance
     values = dict(pattern.get('variables') or {})
     scheme = 'https' if _render.route_tls((pattern.get('security') or {}).get('tls')) is not None else 'http'
@@ -583,7 +596,7 @@ def pattern_render(pattern, instance, hostname=None, proxy_network=traefik.NETWO
     if limits == 'enforce' and missing:
         raise AnsibleFilterError('resource limits cannot be enforced: the cgroup controller(s) %s are not available '
                                  '(use limits=best_effort to deploy without them)' % ', '.join(missing))
-    used_networks = set(n for s in services.values() for n in s['networks'])
+    used_networks = set(n for s in services.values() for n in s.get('networks', []))
     used_storage = set(v['storage'] for s in services.values() for v in s.get('volumes', []))
     units = [_network_unit(ctx, n) for n in pattern['networks_required']
              if not n.get('external') and n['name'] not in ctx['external_networks'] and n['name'] in used_networks]

@@ -131,6 +131,8 @@ def reference_problems(stack):
             if 'volume' in vol and vol['volume'] not in declared['volumes']:
                 problems.append(('services.%s.volumes[%d].volume' % (name, index), 'volume %r is not declared in volumes'
                                  % vol['volume']))
+        problems.extend(_render.surface_problems(svc, 'services.%s' % name, allow_privileged=True,
+                                                 routed=bool(svc.get('route'))))
     for index, check in enumerate(stack.get('verify', [])):
         if check.get('service') is not None and check['service'] not in services:
             problems.append(('verify[%d].service' % index, 'unknown service %r' % check['service']))
@@ -350,13 +352,17 @@ def host_paths(stack, bind_roots=_binds.DEFAULT_ROOTS, bind_readonly=_binds.DEFA
 
 
 def stack_render(stack, scope='system', images=None, proxy_network=traefik.NETWORK, bind_roots=_binds.DEFAULT_ROOTS,
-                 bind_readonly=_binds.DEFAULT_READONLY, config_dir=_binds.CONFIG_DIR):
+                 bind_readonly=_binds.DEFAULT_READONLY, config_dir=_binds.CONFIG_DIR, allow_privileged=False):
     """Units, phases, routes, checks and rollback order of a loaded stack, for the stack role."""
     if scope not in ('system', 'user'):
         raise AnsibleFilterError('scope must be system or user, got %r' % (scope,))
     paths = host_paths(stack, bind_roots, bind_readonly, config_dir)
-    if paths['problems']:
-        raise StackError(stack.get('source') or stack.get('name') or 'stack', paths['problems'])
+    problems = paths['problems'] + [
+        problem for name, svc in sorted(stack['services'].items())
+        for problem in _render.surface_problems(svc, 'services.%s' % name, allow_privileged=allow_privileged)
+        if problem[0].endswith('.privileged')]
+    if problems:
+        raise StackError(stack.get('source') or stack.get('name') or 'stack', problems)
     phases = stack_phases(stack)
     containers = dict((name, _container_unit(stack, name, svc, scope, images, proxy_network, config_dir))
                       for name, svc in stack['services'].items())
@@ -373,13 +379,13 @@ def stack_render(stack, scope='system', images=None, proxy_network=traefik.NETWO
 
 
 def stack_plan(stack, scope='system', proxy_network=traefik.NETWORK, bind_roots=_binds.DEFAULT_ROOTS,
-               bind_readonly=_binds.DEFAULT_READONLY, config_dir=_binds.CONFIG_DIR):
+               bind_readonly=_binds.DEFAULT_READONLY, config_dir=_binds.CONFIG_DIR, allow_privileged=False):
     """The plan of a stack for the deploy executor: phase 0 its network and volumes, then its dependency phases;
     the host directories its bind mounts need and its configuration files."""
     if isinstance(stack, str):
         stack = stack_load(stack)
     rendered = stack_render(stack, scope, proxy_network=proxy_network, bind_roots=bind_roots, bind_readonly=bind_readonly,
-                            config_dir=config_dir)
+                            config_dir=config_dir, allow_privileged=allow_privileged)
     phases = [[_render.plan_unit(unit, scope) for unit in rendered['infra']]]
     phases += [[_render.plan_unit(unit, scope, service=unit['service'], wait=unit['wait_for']['healthy'] or unit['job'],
                                   timeout=unit['wait_for']['timeout'], secrets=unit['secrets'], image=unit['image'])

@@ -41,6 +41,15 @@ PATH_RULE_RE = re.compile(r'PathPrefix\(\s*`([^`]+)`')
 PORT_NUMBERS_RE = re.compile(r'^[0-9]+(-[0-9]+)?\Z')
 IP_RE = re.compile(r'^(\[[0-9a-fA-F:.]+\]|[0-9.]+)\Z')
 MAX_NAME = 40
+LABEL_PREFIX = 'io.homelab.deploy'
+LABEL_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/-]*\Z')
+SIZE_RE = re.compile(r'^([0-9]+)\s*([bkmg]?)b?\Z', re.I)
+SIGNAL_RE = re.compile(r'^(SIG)?([A-Z0-9+]+)\Z')
+ULIMITS = ('core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio',
+           'rttime', 'sigpending', 'stack')
+SYSCTL_RE = re.compile(r'^(net\.[a-z0-9_./-]+|kernel\.(shm[a-z_]+|msg[a-z_]+|sem)|fs\.mqueue\.[a-z_]+)\Z')
+HOSTNAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\Z')
+ADDRESS_RE = re.compile(r'^([0-9A-Fa-f.:]+|host-gateway)\Z')
 STATUSES = ('mapped', 'approximated', 'unsupported')
 DEFAULT_BIND_ROOT = '/srv/homelab'
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -52,18 +61,6 @@ DEFAULT_READONLY = ('/etc/localtime', '/etc/timezone')
 # Service keys the stack model has no key for, with why (checked against the schemas: a key they gain moves out).
 UNSUPPORTED = {
     'build': 'the stack deploys images; build it and push it to a registry, then set image',
-    'network_mode': 'every service joins the stack network (no host or container network mode)',
-    'privileged': 'a privileged container is not deployed by a stack; grant add_capabilities or devices instead',
-    'shm_size': 'no shm size key in the stack model (podman default 64m)',
-    'ulimits': 'no ulimits key in the stack model',
-    'sysctls': 'no sysctl key in the stack model',
-    'extra_hosts': 'no extra hosts key in the stack model',
-    'dns': 'no DNS key in the stack model (the stack network resolves the services)',
-    'dns_search': 'no DNS key in the stack model',
-    'dns_opt': 'no DNS key in the stack model',
-    'init': 'no init key in the stack model',
-    'working_dir': 'no working directory key in the stack model',
-    'stop_signal': 'no stop signal key in the stack model (podman sends SIGTERM)',
     'deploy': 'swarm deploy options (replicas, resources, placement) have no stack key',
     'cpus': 'no CPU limit key in the stack model',
     'cpu_shares': 'no CPU key in the stack model',
@@ -82,11 +79,9 @@ UNSUPPORTED = {
     'stdin_open': 'no stdin key in the stack model',
     'extends': 'extends is not resolved; merge the extended service into this one',
     'runtime': 'no OCI runtime key in the stack model',
-    'group_add': 'no supplementary group key in the stack model (user takes user:group)',
     'oom_score_adj': 'no OOM key in the stack model',
     'mac_address': 'no MAC address key in the stack model',
     'domainname': 'no domain name key in the stack model',
-    'annotations': 'no annotations key in the stack model',
     'gpus': 'no GPU key in the stack model (pass the device nodes in devices)',
     'external_links': 'services outside the stack are not reachable by name',
     'volumes_from': 'no volumes_from key in the stack model; mount the same named volumes',
@@ -357,6 +352,12 @@ class Converter(object):
     # report and errors
     def note(self, key, status, detail):
         self.report.append({'key': key, 'status': status, 'detail': detail})
+
+    def renote(self, key, status, detail):
+        """A key noted as mapped that a later key undoes: its notes (and those below it) become this one."""
+        self.report = [e for e in self.report if e['key'] != key and not e['key'].startswith(key + '.')
+                       and not e['key'].startswith(key + '[')]
+        self.note(key, status, detail)
 
     def fail(self, key, reason):
         raise ComposeError(self.source, key, reason)
@@ -847,8 +848,13 @@ def _route(conv, labels, key, svc, out):
         elif name.startswith('traefik.'):
             conv.note(label_key, 'unsupported', 'Traefik label not imported (the route takes a hostname, port, path '
                       'prefix and middlewares of this collection\'s Traefik)')
+        elif name.startswith(LABEL_PREFIX + '.'):
+            conv.note(label_key, 'unsupported', 'the %s. labels are the deploy\'s own' % LABEL_PREFIX)
+        elif not LABEL_NAME_RE.match(name):
+            conv.note(label_key, 'unsupported', 'not a label name the stack model takes: %r' % name)
         else:
-            conv.note(label_key, 'unsupported', 'the stack model has no container labels')
+            out.setdefault('labels', {})[name] = value
+            conv.note(label_key, 'mapped', 'container label')
 
 
 def _route_port(ports, router_spec, svc):
@@ -1081,6 +1087,163 @@ def _stop_grace(conv, svc, key, out):
     conv.note(key + '.stop_grace_period', 'mapped' if exact else 'approximated', 'stop_timeout: %d seconds' % seconds)
 
 
+def _pairs_of(value, separators='='):
+    """A compose mapping, or list of 'key<sep>value' items, as (key, value) pairs."""
+    if isinstance(value, dict):
+        return [(str(k), scalar_text(v)) for k, v in value.items()]
+    pairs = []
+    for item in _as_list(value):
+        text = str(item)
+        cut = min([text.find(s) for s in separators if s in text] or [-1])
+        pairs.append((text, None) if cut < 0 else (text[:cut], text[cut + 1:]))
+    return pairs
+
+
+def _shm_size(conv, svc, key, out):
+    value = svc['shm_size']
+    match = SIZE_RE.match(scalar_text(value).strip()) if not isinstance(value, bool) else None
+    if not match:
+        conv.note(key + '.shm_size', 'unsupported', 'not a size: %r' % (value,))
+        return
+    out['shm_size'] = match.group(1) + match.group(2).lower()
+    conv.note(key + '.shm_size', 'mapped', 'shm_size: %s' % out['shm_size'])
+
+
+def _ulimit(value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, dict) and set(value) == {'soft', 'hard'} and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+        return {'soft': value['soft'], 'hard': value['hard']}
+    return None
+
+
+def _ulimits(conv, svc, key, out):
+    value = svc['ulimits']
+    if not isinstance(value, dict):
+        conv.note(key + '.ulimits', 'unsupported', 'ulimits are a mapping, got %r' % (value,))
+        return
+    for name, limit in value.items():
+        item_key = '%s.ulimits.%s' % (key, name)
+        parsed = _ulimit(limit)
+        if name not in ULIMITS or parsed is None:
+            conv.note(item_key, 'unsupported', 'not a ulimit the stack model takes (%s; a number or soft and hard)'
+                      % ', '.join(ULIMITS))
+            continue
+        out.setdefault('ulimits', {})[str(name)] = parsed
+        conv.note(item_key, 'mapped', 'ulimit %s' % name)
+
+
+def _sysctls(conv, svc, key, out):
+    for name, value in _pairs_of(svc['sysctls']):
+        item_key = '%s.sysctls.%s' % (key, name)
+        if value is None or not SYSCTL_RE.match(name) or not value.strip():
+            conv.note(item_key, 'unsupported', 'only namespaced sysctls with a value are set in a container '
+                      '(net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)')
+            continue
+        out.setdefault('sysctls', {})[name] = value.strip()
+        conv.note(item_key, 'mapped', 'sysctl %s' % name)
+
+
+def _extra_hosts(conv, svc, key, out):
+    for index, (name, address) in enumerate(_pairs_of(svc['extra_hosts'], '=:')):
+        item_key = '%s.extra_hosts[%d]' % (key, index)
+        address = (address or '').strip().strip('[]')
+        if not HOSTNAME_RE.match(name) or not ADDRESS_RE.match(address):
+            conv.note(item_key, 'unsupported', 'not a host name and IP address: %r' % ('%s:%s' % (name, address),))
+            continue
+        out.setdefault('extra_hosts', {})[name] = address
+        conv.note(item_key, 'mapped', 'extra host %s' % name)
+
+
+def _word_list(field, target, pattern):
+    def handle(conv, svc, key, out):
+        for index, item in enumerate(_as_list(svc[field])):
+            text = scalar_text(item)
+            if re.match(pattern, text):
+                out.setdefault(target, []).append(text)
+            else:
+                conv.note('%s.%s[%d]' % (key, field, index), 'unsupported', 'not a value the stack model takes: %r' % text)
+        conv.note('%s.%s' % (key, field), 'mapped', target)
+    return handle
+
+
+def _mapping(field):
+    def handle(conv, svc, key, out):
+        for name, value in _pairs_of(svc[field]):
+            if not LABEL_NAME_RE.match(name) or value is None:
+                conv.note('%s.%s.%s' % (key, field, name), 'unsupported', 'not a key=value the stack model takes')
+                continue
+            out.setdefault(field, {})[name] = value
+        conv.note('%s.%s' % (key, field), 'mapped', field)
+    return handle
+
+
+def _working_dir(conv, svc, key, out):
+    path = scalar_text(svc['working_dir'])
+    if path.startswith('/') and '\n' not in path:
+        out['working_dir'] = path
+        conv.note(key + '.working_dir', 'mapped', 'working_dir %s' % path)
+    else:
+        conv.note(key + '.working_dir', 'unsupported', 'not an absolute path: %r' % path)
+
+
+def _stop_signal(conv, svc, key, out):
+    text = scalar_text(svc['stop_signal']).upper()
+    match = SIGNAL_RE.match(text)
+    if not match:
+        conv.note(key + '.stop_signal', 'unsupported', 'not a signal: %r' % text)
+        return
+    out['stop_signal'] = text if text.isdigit() or text.startswith('SIG') else 'SIG' + text
+    conv.note(key + '.stop_signal', 'mapped', 'stop_signal %s' % out['stop_signal'])
+
+
+def _network_mode(conv, svc, key, out):
+    mode = scalar_text(svc['network_mode'])
+    if mode in ('host', 'none'):
+        out['network_mode'] = mode
+        conv.note(key + '.network_mode', 'mapped', 'network_mode %s' % mode)
+    elif mode in ('bridge', 'default'):
+        conv.note(key + '.network_mode', 'approximated', 'the service joins the stack network')
+    else:
+        conv.note(key + '.network_mode', 'unsupported', 'network_mode %s: only host and none (or the stack network)'
+                  % mode)
+
+
+def _privileged(conv, svc, key, out):
+    if svc['privileged'] is True:
+        out['privileged'] = True
+        conv.note(key + '.privileged', 'mapped', 'privileged: the deploy refuses it unless stack_allow_privileged is '
+                  'true; prefer add_capabilities and devices')
+    elif svc['privileged'] is False:
+        conv.note(key + '.privileged', 'mapped', 'not privileged')
+    else:
+        conv.note(key + '.privileged', 'unsupported', 'not a boolean: %r' % (svc['privileged'],))
+
+
+def _off_network(conv, key, out):
+    """What the stack model refuses beside network_mode, dropped with why (compose ignores ports there too)."""
+    mode = out.get('network_mode')
+    if not mode:
+        return
+    for field, why in (('route', 'a service on the %s network is not on the proxy network: Traefik cannot route to it'),
+                       ('publish', 'ports are not published from the %s network'),
+                       ('dns', 'DNS servers cannot be set on the %s network'),
+                       ('dns_search', 'DNS search domains cannot be set on the %s network'),
+                       ('dns_options', 'DNS options cannot be set on the %s network')):
+        if out.pop(field, None):
+            if field == 'route':
+                conv.note(key + '.labels', 'unsupported', why % mode)  # the route's labels keep their notes
+            else:
+                compose_key = {'publish': 'ports', 'dns_options': 'dns_opt'}.get(field, field)
+                conv.renote('%s.%s' % (key, compose_key), 'unsupported', why % mode)
+    if mode == 'host':
+        for name in [n for n in out.get('sysctls', {}) if n.startswith('net.')]:
+            del out['sysctls'][name]
+            conv.renote('%s.sysctls.%s' % (key, name), 'unsupported', 'a net.* sysctl would change the host\'s own '
+                        'network with network_mode host')
+
+
 def _labels_key(conv, svc, key, out):
     _route(conv, _labels(svc['labels']), key, svc, out)
 
@@ -1098,8 +1261,12 @@ def _container_name(conv, svc, key, out, name):
 
 def _hostname(conv, svc, key, out, name):
     given = scalar_text(svc['hostname'])
-    conv.note(key + '.hostname', 'approximated', 'no hostname key: other services reach it as %s%s'
-              % (name, '' if given == name else ', not as %s' % given))
+    if not HOSTNAME_RE.match(given) or len(given) > 253:
+        conv.note(key + '.hostname', 'unsupported', 'not a host name: %r' % given)
+        return
+    out['hostname'] = given
+    conv.note(key + '.hostname', 'mapped' if given == name else 'approximated', 'hostname %s%s'
+              % (given, '' if given == name else '; other services reach it as %s, not as %s' % (name, given)))
 
 
 def _links(conv, svc, key, out):
@@ -1123,15 +1290,23 @@ SERVICE_KEYS = [
     ('user', _user), ('read_only', _flag('read_only')), ('tmpfs', _tmpfs), ('devices', _devices),
     ('cap_add', _capabilities('cap_add', 'add_capabilities')),
     ('cap_drop', _capabilities('cap_drop', 'drop_capabilities')), ('security_opt', _security_opt),
-    ('stop_grace_period', _stop_grace), ('labels', _labels_key), ('ports', _ports), ('expose', _expose),
-    ('networks', _networks), ('links', _links), ('profiles', _profiles),
-    ('container_name', None), ('hostname', None),
+    ('stop_grace_period', _stop_grace), ('stop_signal', _stop_signal), ('labels', _labels_key), ('ports', _ports),
+    ('expose', _expose), ('network_mode', _network_mode), ('networks', _networks), ('links', _links),
+    ('profiles', _profiles), ('container_name', None), ('hostname', None), ('privileged', _privileged),
+    ('shm_size', _shm_size), ('ulimits', _ulimits), ('sysctls', _sysctls), ('extra_hosts', _extra_hosts),
+    ('dns', _word_list('dns', 'dns', r'^[0-9A-Fa-f.:]+\Z')),
+    ('dns_search', _word_list('dns_search', 'dns_search', r'^[A-Za-z0-9.-]+\Z')),
+    ('dns_opt', _word_list('dns_opt', 'dns_options', r'^[A-Za-z0-9_:.-]+\Z')),
+    ('init', _flag('init')), ('working_dir', _working_dir), ('annotations', _mapping('annotations')),
+    ('group_add', _word_list('group_add', 'group_add', r'^(keep-groups|[A-Za-z0-9_.-]+)\Z')),
 ]
 SERVICE_HANDLERS = dict(SERVICE_KEYS)
 # in the order the schema lists them, so the stack file reads like the shipped stacks
 OUTPUT_ORDER = ('image', 'pull', 'kind', 'restart', 'command', 'entrypoint', 'environment', 'secrets', 'volumes',
                 'configs', 'depends_on', 'healthcheck', 'user', 'read_only', 'tmpfs', 'devices', 'add_capabilities',
-                'drop_capabilities', 'no_new_privileges', 'stop_timeout', 'route', 'publish')
+                'drop_capabilities', 'no_new_privileges', 'stop_timeout', 'stop_signal', 'working_dir', 'hostname',
+                'init', 'shm_size', 'ulimits', 'sysctls', 'network_mode', 'dns', 'dns_search', 'dns_options',
+                'extra_hosts', 'group_add', 'privileged', 'labels', 'annotations', 'route', 'publish')
 
 
 class Services(dict):
@@ -1163,7 +1338,8 @@ def _service(conv, name, svc, services):
         _dispatch(conv, field, handler, svc, key, name, out, services)
     if name in conv.jobs:
         out['kind'] = 'job'
-    return dict((k, out[k]) for k in OUTPUT_ORDER if k in out and out[k] != [])
+    _off_network(conv, key, out)
+    return dict((k, out[k]) for k in OUTPUT_ORDER if k in out and out[k] not in ([], {}))
 
 
 def _dispatch(conv, field, handler, svc, key, name, out, services):

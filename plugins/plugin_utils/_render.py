@@ -58,7 +58,22 @@ CONTAINER_DEFAULTS = OrderedDict([
     ('drop_capabilities', []),
     ('add_capabilities', []),
     ('stop_timeout', None),
-    ('labels', []),               # [(key, value)] or {key: value}, in order
+    ('stop_signal', None),        # StopSignal=
+    ('working_dir', None),        # WorkingDir=
+    ('hostname', None),           # HostName=
+    ('init', False),              # RunInit=
+    ('shm_size', None),           # ShmSize=
+    ('ulimits', {}),              # name -> n | {soft, hard}: Ulimit=name=soft:hard, sorted by name
+    ('sysctls', {}),              # name -> value: Sysctl=, sorted by name
+    ('network_mode', None),       # host | none: Network= instead of the networks (no aliases, no published ports)
+    ('dns', []), ('dns_search', []), ('dns_options', []),  # DNS=, DNSSearch=, DNSOption=
+    ('extra_hosts', {}),          # host name -> IP: AddHost=, sorted by name
+    ('timezone', None),           # Timezone=
+    ('group_add', []),            # GroupAdd=
+    ('privileged', False),        # PodmanArgs=--privileged (whether it is allowed is the deployment's call)
+    ('annotations', {}),          # Annotation=, sorted by key
+    ('container_labels', {}),     # the service's own labels (its labels key), after the deploy's own labels
+    ('labels', []),               # the deploy's labels: [(key, value)] or {key: value}, in order
     ('healthcheck', None),        # None | 'none' | {cmd, interval, timeout, retries, start_period}
     ('wait', True),               # the start waits for health: Notify=healthy when a healthcheck runs
     ('depends_on', []),           # container names it needs: Requires= and After= their services
@@ -70,7 +85,11 @@ CONTAINER_DEFAULTS = OrderedDict([
 # Keys a pattern's or a stack's service hands to the model as they are (most of them defined once in
 # schemas/container.schema.json); left out, the model's default above applies.
 SERVICE_KEYS = ('environment', 'env_files', 'publish', 'command', 'entrypoint', 'user', 'devices', 'tmpfs', 'read_only',
-                'no_new_privileges', 'drop_capabilities', 'add_capabilities', 'stop_timeout', 'healthcheck', 'restart')
+                'no_new_privileges', 'drop_capabilities', 'add_capabilities', 'stop_timeout', 'healthcheck', 'restart',
+                'stop_signal', 'working_dir', 'hostname', 'init', 'shm_size', 'ulimits', 'sysctls', 'network_mode', 'dns',
+                'dns_search', 'dns_options', 'extra_hosts', 'timezone', 'group_add', 'privileged', 'annotations')
+# A service's labels key is the model's container_labels (the model's labels are the deploy's own).
+SERVICE_RENAMED = (('labels', 'container_labels'),)
 SCOPES = ('system', 'user')
 _NEEDS_QUOTES = re.compile(r'[\s"\'\\]')
 
@@ -223,8 +242,47 @@ def entrypoint_value(entrypoint):
 def service_keys(svc):
     """The container model keys a service sets the same way in a pattern and a stack; kind: job is the model's job."""
     out = dict((key, svc[key]) for key in SERVICE_KEYS if key in svc)
+    out.update((model_key, svc[key]) for key, model_key in SERVICE_RENAMED if key in svc)
     out['job'] = svc.get('kind') == 'job'
     return out
+
+
+def surface_problems(svc, base, allow_privileged=False, routed=False):
+    """(key path, reason) for container keys of a service (pattern, stack or catalog entry alike) that are valid on
+    their own but not together, or not allowed by the deployment: checked before anything on the host changes."""
+    problems = []
+    if svc.get('privileged') and not allow_privileged:
+        problems.append(('%s.privileged' % base, 'a privileged container gets every capability and device of the host '
+                         'and no confinement: refused unless the deployment allows it (stack_allow_privileged or '
+                         'pattern_service_allow_privileged: true); prefer add_capabilities and devices'))
+    mode = svc.get('network_mode')
+    if mode:
+        for key, why in (('publish', 'ports are not published from the %s network (on host, the container\'s own '
+                                     'ports are the host\'s)'),
+                         ('dns', 'DNS servers cannot be set on the %s network'),
+                         ('dns_search', 'DNS search domains cannot be set on the %s network'),
+                         ('dns_options', 'DNS options cannot be set on the %s network')):
+            if svc.get(key):
+                problems.append(('%s.%s' % (base, key), why % mode))
+        if routed:
+            problems.append(('%s.network_mode' % base, 'a service on the %s network is not on the proxy network: '
+                             'Traefik cannot route to it (drop the route or the network_mode)' % mode))
+        if mode == 'host' and any(str(name).startswith('net.') for name in svc.get('sysctls') or {}):
+            problems.append(('%s.sysctls' % base, 'net.* sysctls would change the host\'s own network settings: '
+                             'refused with network_mode host'))
+    for key in sorted(svc.get('labels') or {}):
+        if str(key).startswith(LABEL_PREFIX + '.'):
+            problems.append(('%s.labels.%s' % (base, key), 'the %s. labels are the deploy\'s own (ownership, stack, '
+                             'service): choose another prefix' % LABEL_PREFIX))
+    ulimits = svc.get('ulimits') or {}
+    for name, value in sorted(ulimits.items()):
+        if isinstance(value, dict) and not _ulimit_ordered(value['soft'], value['hard']):
+            problems.append(('%s.ulimits.%s' % (base, name), 'soft (%s) is above hard (%s)' % (value['soft'], value['hard'])))
+    return problems
+
+
+def _ulimit_ordered(soft, hard):
+    return hard == -1 or (soft != -1 and soft <= hard)
 
 
 def unit_pull(policy):
@@ -236,15 +294,34 @@ def unit_pull(policy):
     return 'never' if policy == 'never' else 'missing'
 
 
+def ulimit_value(name, value):
+    """Ulimit= of a compose-style ulimit: n (soft = hard) or {soft, hard}."""
+    if isinstance(value, dict):
+        return '%s=%d:%d' % (name, value['soft'], value['hard'])
+    return '%s=%d:%d' % (name, value, value)
+
+
+def _pairs(mapping, separator):
+    return [literal_word('%s%s%s' % (key, separator, scalar(value))) for key, value in sorted((mapping or {}).items())]
+
+
 def _drop_empty(section):
     return OrderedDict((k, v) for k, v in section.items() if v is not None and v != [])
 
 
 def container_section(model):
     m = normalise(model)
+    problems = surface_problems(dict(m, labels=m['container_labels']), 'container', allow_privileged=True)
+    if problems:
+        raise RenderError('; '.join('%s: %s' % problem for problem in problems))
+    host_mode = m['network_mode'] is not None
     section = OrderedDict([
         ('Image', m['image']), ('ContainerName', m['name']), ('Pull', unit_pull(m['pull'])),
-        ('Network', list(m['networks'])), ('NetworkAlias', list(m['network_aliases'])),
+        ('Network', [m['network_mode']] if host_mode else list(m['networks'])),
+        ('NetworkAlias', [] if host_mode else list(m['network_aliases'])),
+        ('HostName', m['hostname']),
+        ('DNS', list(m['dns'])), ('DNSSearch', list(m['dns_search'])), ('DNSOption', list(m['dns_options'])),
+        ('AddHost', _pairs(m['extra_hosts'], ':')),
         ('Volume', [volume_value(v) for v in m['volumes']]),
         ('Environment', [literal_word('%s=%s' % (k, scalar(v))) for k, v in sorted(m['environment'].items())]),
         ('EnvironmentFile', [escape(path) for path in m['env_files']]),
@@ -252,13 +329,21 @@ def container_section(model):
         ('PublishPort', [publish_value(p) for p in m['publish']]),
         ('Entrypoint', entrypoint_value(m['entrypoint'])),
         ('Exec', escape(m['command']) if m['command'] is not None else None),
-        ('User', m['user']),
+        ('WorkingDir', escape(m['working_dir']) if m['working_dir'] is not None else None),
+        ('User', m['user']), ('GroupAdd', [escape(scalar(g)) for g in m['group_add']]),
         ('AddDevice', [escape(d) for d in m['devices']]), ('Tmpfs', [escape(t) for t in m['tmpfs']]),
+        ('ShmSize', m['shm_size']),
+        ('Ulimit', [ulimit_value(name, value) for name, value in sorted(m['ulimits'].items())]),
+        ('Sysctl', _pairs(m['sysctls'], '=')),
         ('ReadOnly', True if m['read_only'] else None),
         ('NoNewPrivileges', bool(m['no_new_privileges'])),
         ('DropCapability', list(m['drop_capabilities'])), ('AddCapability', list(m['add_capabilities'])),
-        ('StopTimeout', m['stop_timeout']),
-        ('Label', label_words(m['labels'])),
+        ('RunInit', True if m['init'] else None),
+        ('Timezone', m['timezone']),
+        ('StopSignal', m['stop_signal']), ('StopTimeout', m['stop_timeout']),
+        ('Label', label_words(m['labels']) + label_words(sorted((m['container_labels'] or {}).items()))),
+        ('Annotation', label_words(sorted((m['annotations'] or {}).items()))),
+        ('PodmanArgs', '--privileged' if m['privileged'] else None),
     ])
     section = _drop_empty(section)
     # a job has run when it exits 0: it is waited on by its unit (oneshot), never by a healthcheck

@@ -116,7 +116,7 @@ def test_immich_shares_one_secret_and_mounts_its_library_from_the_bind_root():
     assert service(result, 'immich-machine-learning')['volumes'] == [{'volume': 'model-cache', 'target': '/cache'}]
     assert 'healthcheck' not in service(result, 'database'), "disable: false without a test: the image's own"
     assert service(result, 'redis')['healthcheck'] == {'cmd': 'redis-cli ping || exit 1'}
-    assert entry(result, 'services.database.shm_size')['status'] == 'unsupported'
+    assert service(result, 'database')['shm_size'] == '128m' and entry(result, 'services.database.shm_size')['status'] == 'mapped'
     assert entry(result, 'services.immich-server.container_name')['status'] == 'approximated'
 
 
@@ -567,7 +567,8 @@ def test_container_keys():
     assert web['no_new_privileges'] is True
     assert entry(result, 'services.web.security_opt[1]')['status'] == 'unsupported'
     assert web['stop_timeout'] == 60
-    assert entry(result, 'services.web.privileged')['status'] == 'unsupported'
+    assert web['privileged'] is True and entry(result, 'services.web.privileged')['status'] == 'mapped'
+    assert 'stack_allow_privileged' in entry(result, 'services.web.privileged')['detail']
     assert entry(result, 'services.web.made_up')['status'] == 'unsupported'
     assert entry(result, 'services.web.x-custom')['status'] == 'mapped'
     stacks.stack_load(result['stack'])
@@ -616,7 +617,8 @@ def test_traefik_labels_become_a_route():
     assert entry(result, 'services.web.labels.traefik.http.routers.web.rule')['status'] == 'approximated'
     assert entry(result, 'services.web.labels.traefik.enable')['status'] == 'mapped'
     assert entry(result, 'services.web.labels.traefik.http.routers.web.entrypoints')['status'] == 'unsupported'
-    assert entry(result, 'services.web.labels.com.example.team')['status'] == 'unsupported'
+    assert entry(result, 'services.web.labels.com.example.team')['status'] == 'mapped'
+    assert service(result)['labels'] == {'com.example.team': 'ops'}
     stacks.stack_load(result['stack'])
 
 
@@ -679,12 +681,66 @@ def test_filter_arguments_are_checked():
 
 
 def test_the_stack_file_text_carries_the_report_as_comments():
-    result = compose_to_stack({'services': {'web': {'image': 'x/y', 'shm_size': '1g', 'environment': {'TOKEN': 't0k3n'}}}},
+    result = compose_to_stack({'services': {'web': {'image': 'x/y', 'pids_limit': 100, 'environment': {'TOKEN': 't0k3n'}}}},
                               stack_name='app', stack_file='/tmp/app.yml')
     lines = result['stack_text'].splitlines()
     assert lines[0].startswith('# Stack app, imported from a compose document')
-    assert '# unsupported  services.web.shm_size: no shm size key in the stack model (podman default 64m)' in lines
+    assert '# unsupported  services.web.pids_limit: no pids limit key in the stack model' in lines
     assert any('/tmp/app.yml.secrets.yml' in line for line in lines[:4])
     assert all(line.startswith('#') for line in lines[:lines.index('---')])
     assert 't0k3n' not in result['stack_text'] and 't0k3n' in result['secrets_text']
     assert '-e @/tmp/app.yml.secrets.yml' in result['secrets_text']
+
+
+# -- the rest of the container surface (issue 13 part 1) --------------------------------------------------------
+
+def test_the_container_surface_keys_are_mapped_and_the_loader_accepts_them():
+    result = run({'web': {
+        'image': 'x/y', 'shm_size': '2gb', 'ulimits': {'nofile': {'soft': 1024, 'hard': 4096}, 'nproc': 512, 'as': 1},
+        'sysctls': ['net.core.somaxconn=1024', 'kernel.panic=1'],
+        'extra_hosts': ['printer.lan:192.0.2.9', 'v6=[::1]', 'gw=host-gateway'],
+        'dns': '192.0.2.53', 'dns_search': ['lan'], 'dns_opt': ['ndots:1'], 'init': True, 'working_dir': '/app',
+        'stop_signal': 'quit', 'annotations': {'com.example.tier': 'web'}, 'group_add': ['video', 44],
+        'hostname': 'web.lan', 'labels': {'com.example.team': 'ops', 'io.homelab.deploy.managed': 'false'}}})
+    web = service(result)
+    assert web['shm_size'] == '2g'
+    assert web['ulimits'] == {'nofile': {'soft': 1024, 'hard': 4096}, 'nproc': 512}
+    assert entry(result, 'services.web.ulimits.as')['status'] == 'unsupported'
+    assert web['sysctls'] == {'net.core.somaxconn': '1024'}
+    assert entry(result, 'services.web.sysctls.kernel.panic')['status'] == 'unsupported'
+    assert web['extra_hosts'] == {'printer.lan': '192.0.2.9', 'v6': '::1', 'gw': 'host-gateway'}
+    assert web['dns'] == ['192.0.2.53'] and web['dns_search'] == ['lan'] and web['dns_options'] == ['ndots:1']
+    assert web['init'] is True and web['working_dir'] == '/app' and web['stop_signal'] == 'SIGQUIT'
+    assert web['annotations'] == {'com.example.tier': 'web'} and web['group_add'] == ['video', '44']
+    assert web['hostname'] == 'web.lan' and entry(result, 'services.web.hostname')['status'] == 'approximated'
+    assert web['labels'] == {'com.example.team': 'ops'}
+    assert entry(result, 'services.web.labels.io.homelab.deploy.managed')['status'] == 'unsupported'
+    loaded = stacks.stack_load(result['stack'])
+    text = stacks.stack_plan(loaded)['phases'][1][0]['text']
+    for line in ('ShmSize=2g', 'Ulimit=nofile=1024:4096', 'Sysctl=net.core.somaxconn=1024', 'AddHost=v6:::1',
+                 'RunInit=true', 'StopSignal=SIGQUIT', 'HostName=web.lan', 'Label=com.example.team=ops'):
+        assert line in text.splitlines(), line
+
+
+@pytest.mark.parametrize('mode, status', [('host', 'mapped'), ('none', 'mapped'), ('bridge', 'approximated'),
+                                          ('service:db', 'unsupported'), ('container:x', 'unsupported')])
+def test_network_mode(mode, status):
+    result = run({'web': {'image': 'x/y', 'network_mode': mode}})
+    assert entry(result, 'services.web.network_mode')['status'] == status
+    assert service(result).get('network_mode') == (mode if status == 'mapped' else None)
+
+
+def test_a_host_network_service_drops_what_the_stack_model_refuses_there_with_why():
+    result = run({'ha': {'image': 'ghcr.io/home-assistant/home-assistant:stable', 'network_mode': 'host',
+                         'ports': ['8123:8123'], 'dns': ['192.0.2.1'], 'sysctls': {'net.core.somaxconn': 1},
+                         'labels': ['traefik.http.routers.ha.rule=Host(`ha.example.org`)',
+                                    'traefik.http.services.ha.loadbalancer.server.port=8123']}})
+    ha = service(result, 'ha')
+    assert ha['network_mode'] == 'host'
+    for key in ('route', 'publish', 'dns', 'sysctls'):
+        assert key not in ha, key
+    assert 'Traefik cannot route to it' in entry(result, 'services.ha.labels')['detail']
+    assert [e['status'] for e in result['report'] if e['key'].startswith('services.ha.ports')] == ['unsupported']
+    assert [e['status'] for e in result['report'] if e['key'].startswith('services.ha.dns')] == ['unsupported']
+    assert entry(result, 'services.ha.sysctls.net.core.somaxconn')['status'] == 'unsupported'
+    stacks.stack_load(result['stack'])
