@@ -30,6 +30,9 @@ URL_PASSWORD_RE = re.compile(r'(://[^/@:\s"\']+:)[^/@\s"\']+@')
 MASK = '********'
 
 
+# podman's own event lines in a unit's journal: 2026-12-03 10:49:14.336480863 +0000 UTC m=+0.038 container create ...
+PODMAN_EVENT_RE = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} \S+ m=[+-]')
+
 class CommandError(Exception):
     """An external command failed; carries what it ran and what it said."""
 
@@ -217,6 +220,18 @@ class Runner(object):
         except Exception as exc:  # evidence gathering must not hide the original failure
             return 'systemctl status failed: %s' % exc
         return mask_secrets((out or err).strip())
+
+    def unit_journal(self, unit, lines=20):
+        """The unit's own journal lines (podman's errors, the container's output), without podman's event lines
+        (container create/remove, image pull); for evidence when the container is gone. Never raises."""
+        argv = ['journalctl', '--no-pager', '-o', 'cat', '-n', str(lines * 4)]
+        argv += ['--user-unit' if self.scope.is_user else '--unit', unit]
+        try:
+            dummy, out, err = self.run(argv, ok_rcs=None, switch=False)
+        except Exception as exc:  # evidence gathering must not hide the original failure
+            return 'journalctl failed: %s' % exc
+        kept = [line for line in (out or '').splitlines() if line.strip() and not PODMAN_EVENT_RE.match(line)]
+        return mask_secrets('\n'.join(kept[-lines:]))
 
     def container_inspect(self, names):
         """One batched podman container inspect; missing containers are simply absent from the result."""

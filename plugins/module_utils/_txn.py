@@ -830,14 +830,17 @@ class Host(object):
         shows = self.states(services, ('Id', 'LoadState'))
         return [s for s in services if (shows.get(s) or {}).get('LoadState') not in (None, 'not-found')]
 
-    def logs(self, container, lines=20):
-        """The tail of a container's log for evidence; never raises."""
+    def logs(self, container, lines=20, unit=None):
+        """The tail of a container's log for evidence, or, when the container is gone (podman run failed, or it
+        exited and was removed), the unit's journal: that holds podman's own error. Never raises."""
         if not container:
             return None
         try:
-            dummy, out, err = self.runner.podman('logs', '--tail', str(lines), container, ok_rcs=None)
+            rc, out, err = self.runner.podman('logs', '--tail', str(lines), container, ok_rcs=None)
         except podman.CommandError as exc:
-            return '%s' % exc
+            rc, out, err = 1, '', '%s' % exc
+        if rc != 0 and unit:
+            return self.runner.unit_journal(unit, lines)[-3000:]
         return (out + err).strip()[-3000:]
 
 
@@ -937,7 +940,7 @@ class Waiter(object):
 
     def failure(self, item, check, cause, result=None):
         evidence = {'status': self.mask(self.host.runner.unit_status(item['service_name'])),
-                    'logs': self.mask(self.host.logs(item.get('container')))}
+                    'logs': self.mask(self.host.logs(item.get('container'), unit=item['service_name']))}
         if result is not None:
             log = (result.get('container') or {}).get('health_log') or []
             evidence['health_log'] = [dict(entry, output=self.mask(entry.get('output'))) for entry in log]

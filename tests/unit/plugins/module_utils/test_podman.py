@@ -587,3 +587,32 @@ def test_probe_args_keeps_only_probe_options():
                               'max_latency_ms': None}) == {'url': 'u', 'timeout': 2, 'status_codes': [200],
                                                            'body_regex': None, 'max_latency_ms': None}
     assert podman.probe_args(None) is None
+
+
+# -- evidence: the unit's journal ----------------------------------------------
+
+JOURNAL = '\n'.join([
+    '2026-12-03 10:49:14.336480863 +0000 UTC m=+0.038422887 container create 0013 (image=localhost/hl-web, name=web)',
+    'Error: workdir "/srv/app 100%" does not exist on container 0013',
+    '2026-12-03 10:49:14.422193097 +0000 UTC m=+0.124135111 container remove 0013 (image=localhost/hl-web, name=web)',
+    'PASSWORD=hunter2',
+])
+
+
+@pytest.mark.parametrize('scope, user, flag', [('system', None, '--unit'), ('user', 'hl', '--user-unit')])
+def test_unit_journal_keeps_podman_s_error_and_drops_its_event_lines(scope, user, flag):
+    module = FakeModule([(has('journalctl'), (0, JOURNAL, ''))])
+    runner = podman.Runner(module, podman.Scope(scope, user, euid=0, getpwnam=getpwnam))
+    text = runner.unit_journal('web.service')
+    assert text.splitlines()[0] == 'Error: workdir "/srv/app 100%" does not exist on container 0013'
+    assert 'container create' not in text and 'hunter2' not in text, text
+    argv = module.calls[0]['argv']
+    assert argv[0] == 'journalctl' and argv[argv.index(flag) + 1] == 'web.service'
+
+
+def test_unit_journal_never_raises():
+    class Broken(FakeModule):
+        def run_command(self, *args, **kwargs):
+            raise OSError('no journalctl')
+    runner = podman.Runner(Broken(), podman.Scope('system', euid=0))
+    assert runner.unit_journal('web.service').startswith('journalctl failed')

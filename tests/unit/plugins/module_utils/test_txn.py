@@ -529,7 +529,7 @@ class JobHost(object):
     def unit_status(self, unit):
         return 'status of %s' % unit
 
-    def logs(self, container):
+    def logs(self, container, unit=None):
         return 'logs of %s' % container
 
 
@@ -665,3 +665,23 @@ def test_verify_health_off_judges_nothing():
     tx, calls, dummy = health_transaction(healthy=False, verify_health=False)
     tx.run_health(HEALTH_PLANS)
     assert calls == [] and 'health' not in tx.result
+
+
+def test_a_gone_container_s_evidence_is_its_unit_s_journal():
+    """podman run failed (or the container exited and was removed): podman logs has nothing, the journal has
+    podman's own error; the report shows that."""
+    class Runner(object):
+        def __init__(self, logs_rc):
+            self.logs_rc, self.calls = logs_rc, []
+
+        def podman(self, *args, **kwargs):
+            self.calls.append(args)
+            return (self.logs_rc, 'container output', '') if self.logs_rc == 0 else (self.logs_rc, '', 'Error: no such container')
+
+        def unit_journal(self, unit, lines=20):
+            return 'Error: workdir "/srv/x" does not exist (journal of %s)' % unit
+    host = txn.Host(None, None, Runner(125))
+    assert host.logs('web', unit='web.service') == 'Error: workdir "/srv/x" does not exist (journal of web.service)'
+    host = txn.Host(None, None, Runner(0))
+    assert host.logs('web', unit='web.service') == 'container output'
+    assert txn.Host(None, None, Runner(125)).logs('web') == 'Error: no such container'
