@@ -15,7 +15,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.homelab.deploy.plugins.filter import patterns
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.module_utils._podman import mask_secrets
-from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _binds, _render
 
 SCHEMA_PATH = os.path.join(patterns.COLLECTION_ROOT, 'services', 'schema', 'service.schema.json')
 MANAGED_LABEL = 'io.homelab.deploy.managed'
@@ -206,7 +206,8 @@ def render_entry(entry, options):
         proxy_network=options.get('proxy_network', traefik.NETWORK), storage_root=options.get('storage_root', '/srv/homelab'),
         limits=options.get('limits', 'best_effort'), controllers=options.get('controllers'),
         pull=options.get('pull', 'missing'), auth_middleware=options.get('auth_middleware', 'authelia@file'),
-        required_middlewares=options.get('required_middlewares'))
+        required_middlewares=options.get('required_middlewares'), allow_privileged=options.get('allow_privileged', False),
+        bind_roots=options.get('bind_roots', _binds.DEFAULT_ROOTS), bind_readonly=options.get('bind_readonly', _binds.DEFAULT_READONLY))
     if not svars['pattern_service_route']:
         rendered['route'] = None
     return svars, rendered

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
-from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _binds, _render
 from ansible_collections.homelab.deploy.plugins.plugin_utils._yaml import bounded, load_yaml
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,6 +35,7 @@ CONTAINER_SCHEMA_PATH = os.path.join(COLLECTION_ROOT, 'schemas', 'container.sche
 
 PROXY_NETWORK = 'proxy'
 PLACEHOLDER_RE = re.compile(r'\{([a-z][a-z0-9_]*)\}')
+LITERAL_RE = re.compile(r'\.configs\[\d+\]\.content\Z')
 # {url}: the application's own address, https://{hostname} when its route has security.tls, else http://{hostname}
 BUILTIN_PLACEHOLDERS = ('instance', 'hostname', 'url', 'proxy_network')
 INSTANCE_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z')
@@ -192,7 +193,15 @@ def _enabled_services(pattern):
     return dict((name, svc) for name, svc in pattern['services'].items() if svc.get('enabled', True))
 
 
+def _is_literal(path):
+    """A shipped config file's content is written as it is: no {placeholder} in it is one (nginx and JSON
+    configs are full of braces); a template is for what varies."""
+    return bool(LITERAL_RE.search(path))
+
+
 def _walk_strings(value, path):
+    if _is_literal(path):
+        return
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
@@ -366,6 +375,7 @@ def pattern_load(name, overrides=None, patterns_dir=None, overrides_source='over
     source = os.path.relpath(path, COLLECTION_ROOT) if path.startswith(COLLECTION_ROOT + os.sep) else path
     stem = os.path.splitext(os.path.basename(path))[0]
     pattern = validate_pattern(_read_yaml(path), source, expected_name=stem)
+    _resolve_templates(pattern, os.path.dirname(os.path.abspath(path)))
     if not overrides:
         return pattern
     validate_override(overrides, overrides_source)
@@ -374,10 +384,21 @@ def pattern_load(name, overrides=None, patterns_dir=None, overrides_source='over
     return merged
 
 
+def _resolve_templates(pattern, base):
+    """A pattern's relative config templates are relative to its file (an override's stay as given: the deploy
+    action looks them up in the role's and playbook's templates/, like the template module)."""
+    for svc in pattern['services'].values():
+        for config in svc.get('configs', []):
+            if 'template' in config and not os.path.isabs(config['template']):
+                config['template'] = os.path.join(base, config['template'])
+
+
 # -- rendering ------------------------------------------------------------------------------------------
 
 def substitute(value, values, path=''):
-    """Replace {name} placeholders in every string of value."""
+    """Replace {name} placeholders in every string of value (not in a config file's literal content)."""
+    if _is_literal(path):
+        return value
     if isinstance(value, str):
         def repl(match):
             if match.group(1) not in values:
@@ -458,7 +479,8 @@ def container_model(ctx, name, svc):
         'description': '%s: %s (%s)' % (ctx['pattern']['title'], svc['description'].rstrip('.'), instance),
         'image': svc['image'], 'pull': svc.get('pull') or ctx['pull'],
         'networks': [_network_ref(ctx, n) for n in svc.get('networks', [])],
-        'volumes': [_volume_model(ctx, v) for v in svc.get('volumes', [])],
+        'volumes': ([_volume_model(ctx, v) for v in svc.get('volumes', [])]
+                    + [_binds.config_mount(ctx['config_dir'], instance, name, c) for c in svc.get('configs', [])]),
         'secrets': [_secret_ref(ctx, r) for r in svc.get('secrets', [])],
         'labels': _labels(ctx, name), 'wait': True,
         'depends_on': ['%s-%s' % (instance, d) for d in svc.get('depends_on', [])],
@@ -513,6 +535,27 @@ def _storage_entries(ctx, pattern):
                                            'must be an absolute path, got %r' % entry['path'])])
         out[entry['name']] = entry
     return out
+
+
+def _bind_problems(storage, services, roots, readonly):
+    """A pattern's bind storage under the deployment's policy for host paths (plugins/plugin_utils/_binds.py), as a
+    stack's bind mounts: under a bind root, or a read-only host path mounted ro; system paths refused. A host
+    storage (a path of the host the pattern declares, such as /proc for an exporter) is mounted read-only only."""
+    problems = _binds.check_roots(roots, 'bind_roots') + _binds.check_roots(readonly, 'bind_readonly', system_ok=True)
+    for name, svc in sorted(services.items()):
+        for index, vol in enumerate(svc.get('volumes', [])):
+            entry = storage[vol['storage']]
+            if entry['type'] == 'volume':
+                continue
+            if entry['type'] == 'host':
+                problem = _binds.path_problem(entry['path']) or (
+                    None if vol['mode'] == 'ro' else 'host storage %s (%s) is mounted read-only only: mode ro'
+                    % (entry['name'], entry['path']))
+            else:
+                problem = _binds.bind_problem(entry['path'], vol['mode'], roots, readonly)
+            if problem:
+                problems.append(('services.%s.volumes[%d] (storage %s)' % (name, index, entry['name']), problem))
+    return problems
 
 
 def _check_render_args(instance, limits):
@@ -570,7 +613,9 @@ def _requirements(ctx, pattern, services, units):
 
 def pattern_render(pattern, instance, hostname=None, proxy_network=traefik.NETWORK, external_networks=None,
                    storage_root='/srv/homelab', limits='enforce', controllers=None, pull='missing',
-                   auth_middleware='authelia@file', required_middlewares=None, allow_privileged=False):
+                   auth_middleware='authelia@file', required_middlewares=None, allow_privileged=False,
+                   config_dir=_binds.SERVICE_CONFIG_DIR, bind_roots=_binds.DEFAULT_ROOTS,
+                   bind_readonly=_binds.DEFAULT_READONLY):
     """Render a loaded pattern into Quadlet unit definitions and everything a deploy needs to know."""
     _check_render_args(instance, limits)
     privileged = [problem for name, svc in sorted(_enabled_services(pattern).items())
@@ -587,11 +632,18 @@ def pattern_render(pattern, instance, hostname=None, proxy_network=traefik.NETWO
     services = _enabled_services(pattern)
     ctx = {'instance': instance, 'hostname': hostname, 'pattern': pattern, 'pull': pull, 'limits': limits,
            'controllers': None if controllers is None else set(controllers), 'dropped': [],
-           'storage_root': storage_root,
+           'storage_root': storage_root, 'config_dir': config_dir,
            'external_networks': dict({PROXY_NETWORK: proxy_network}, **(external_networks or {})),
            'secrets': dict((k, dict(v, name='%s-%s' % (instance, k), length=v.get('length', 32)))
                            for k, v in (pattern.get('secrets') or {}).items())}
     ctx['storage'] = _storage_entries(ctx, pattern)
+    dir_problem = _binds.path_problem(config_dir)
+    ctx['files'], problems = _binds.config_files(config_dir, instance, dict(
+        (name, svc.get('configs', [])) for name, svc in services.items()))
+    problems = ([('config_dir', dir_problem)] if dir_problem else []) + problems
+    problems += _bind_problems(ctx['storage'], services, bind_roots, bind_readonly)
+    if problems:
+        raise PatternError(pattern.get('name') or 'pattern', problems)
     missing = sorted(set(c for k, c in LIMIT_KEYS if c) - ctx['controllers']) if ctx['controllers'] is not None else []
     if limits == 'enforce' and missing:
         raise AnsibleFilterError('resource limits cannot be enforced: the cgroup controller(s) %s are not available '
@@ -627,7 +679,7 @@ def _rendered(ctx, pattern, services, units, auth_middleware, required_middlewar
                    'controllers': None if ctx['controllers'] is None else sorted(ctx['controllers'])},
         'requirements': _requirements(ctx, pattern, services, units),
         'security': pattern['security'], 'storage': list(ctx['storage'].values()),
-        'networks': pattern['networks_required'], 'services': services,
+        'networks': pattern['networks_required'], 'services': services, 'files': ctx['files'],
         'post_deployment': pattern['post_deployment'], 'common_issues': pattern['common_issues'],
         'description': pattern['description'],
     }
@@ -657,7 +709,8 @@ def pattern_plan(rendered, scope='system'):
     plan = _render.plan(rendered['instance'], 'service', scope, phases,
                         secrets=dict((s['name'], {'length': s.get('length', 32)}) for s in (rendered.get('secrets') or {}).values()),
                         routes=[route] if route and scope == 'system' else [],
-                        rollback_order=[name for layer in reversed(layers) for name in layer])
+                        rollback_order=[name for layer in reversed(layers) for name in layer],
+                        files=rendered.get('files') or [])
     plan['unrouted'] = [route['name']] if route and scope != 'system' else []
     return plan
 

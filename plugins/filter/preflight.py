@@ -424,6 +424,7 @@ def preflight_unit_sets(pattern, instance, scope='system', **render_args):
     from ansible_collections.homelab.deploy.plugins.filter import patterns  # pylint: disable=import-outside-toplevel
     relevant = sorted(set(controller for dummy, controller in patterns.LIMIT_KEYS if controller))
     subsets = [[c for i, c in enumerate(relevant) if mask & (1 << i)] for mask in range(1 << len(relevant))]
+    render_args.setdefault('allow_privileged', True)  # what the deployment allows is the deploy's render's call
     sets = []
     for controllers in subsets:
         rendered = patterns.pattern_render(pattern, instance, limits='best_effort', controllers=controllers, **render_args)

@@ -227,12 +227,6 @@ def _volume_model(prefix, vol):
             'options': [vol.get('mode', 'rw')] + ([vol['selinux']] if vol.get('selinux') else [])}
 
 
-def _config_mount(prefix, name, config, config_dir):
-    # z: a file of the deployment's own, relabelled so that the container may read it where SELinux enforces
-    return {'source': _binds.config_path(config_dir, prefix, name, config['target']), 'target': config['target'],
-            'options': ['ro', 'z']}
-
-
 def container_model(stack, name, svc, scope='system', images=None, proxy_network=traefik.NETWORK, config_dir=None):
     """The normalised container model (plugins/plugin_utils/_render.py) of one service of a stack."""
     prefix = stack['name']
@@ -246,7 +240,7 @@ def container_model(stack, name, svc, scope='system', images=None, proxy_network
         'name': '%s-%s' % (prefix, name), 'description': '%s: %s' % (prefix, (svc.get('description') or name).rstrip('.')),
         'image': _pinned(svc, images), 'pull': svc.get('pull', 'missing'), 'networks': networks, 'network_aliases': [name],
         'volumes': ([_volume_model(prefix, v) for v in svc.get('volumes', [])]
-                    + [_config_mount(prefix, name, c, config_dir) for c in svc.get('configs', [])]),
+                    + [_binds.config_mount(config_dir, prefix, name, c) for c in svc.get('configs', [])]),
         'secrets': [_secret_ref(prefix, ref) for ref in svc.get('secrets', [])],
         'labels': [('%s.managed' % LABEL_PREFIX, 'true'), ('%s.stack' % LABEL_PREFIX, prefix),
                    ('%s.service' % LABEL_PREFIX, name)],
@@ -314,7 +308,7 @@ def host_paths(stack, bind_roots=_binds.DEFAULT_ROOTS, bind_readonly=_binds.DEFA
     problem = _binds.path_problem(config_dir)
     if problem:
         problems.append(('config_dir', problem))
-    directories, configs = [], []
+    directories = []
     for name, svc in sorted(stack['services'].items()):
         for index, vol in enumerate(svc.get('volumes', [])):
             if 'path' not in vol:
@@ -326,19 +320,9 @@ def host_paths(stack, bind_roots=_binds.DEFAULT_ROOTS, bind_readonly=_binds.DEFA
             elif vol.get('create', True) and _binds.may_create(vol['path'], bind_roots):
                 directories.append(dict((k, vol[k]) for k in ('path', 'owner', 'group') if vol.get(k) is not None))
                 directories[-1]['mode'] = vol.get('dir_mode', '0750')
-        targets = [c['target'] for c in svc.get('configs', [])]
-        for index, config in enumerate(svc.get('configs', [])):
-            key = 'services.%s.configs[%d].target' % (name, index)
-            problem = _binds.path_problem(config['target'])
-            if problem is None and targets.count(config['target']) > 1:
-                problem = 'target %s is given more than once' % config['target']
-            if problem:
-                problems.append((key, problem))
-                continue
-            item = {'path': _binds.config_path(config_dir, stack['name'], name, config['target']),
-                    'mode': config.get('mode', '0644'), 'restarts': ['%s-%s.container' % (stack['name'], name)]}
-            item.update((k, config[k]) for k in ('content', 'template') if k in config)
-            configs.append(item)
+    configs, config_problems = _binds.config_files(config_dir, stack['name'], dict(
+        (name, svc.get('configs', [])) for name, svc in stack['services'].items()))
+    problems.extend(config_problems)
     twice = sorted(set(d['path'] for d in directories if [e['path'] for e in directories].count(d['path']) > 1))
     for path in twice:
         owners = set((d.get('owner'), d.get('group'), d['mode']) for d in directories if d['path'] == path)

@@ -24,8 +24,9 @@ import posixpath
 DEFAULT_ROOTS = ('/srv', '/mnt', '/media', '/data')
 DEFAULT_READONLY = ('/etc/localtime', '/etc/timezone')
 SYSTEM_PATHS = ('/etc', '/usr', '/boot', '/proc', '/sys')
-# shipped configuration files of stacks, for both scopes (a user scope's files belong to its user)
+# shipped configuration files of stacks (stack_config_dir) and of pattern services, for both scopes
 CONFIG_DIR = '/etc/homelab-deploy/stacks'
+SERVICE_CONFIG_DIR = '/etc/homelab-deploy/services'
 
 
 def under(path, root):
@@ -87,3 +88,31 @@ def may_create(path, roots=DEFAULT_ROOTS):
 def config_path(config_dir, stack, service, target):
     """The host file of a shipped configuration file: <config_dir>/<stack>/<service><target in the container>."""
     return '%s/%s/%s%s' % (config_dir.rstrip('/'), stack, service, target)
+
+
+def config_mount(config_dir, prefix, service, config):
+    """The read-only mount of a shipped configuration file. z: a file of the deployment's own, relabelled so that the
+    container may read it where SELinux enforces."""
+    return {'source': config_path(config_dir, prefix, service, config['target']), 'target': config['target'],
+            'options': ['ro', 'z']}
+
+
+def config_files(config_dir, prefix, configs_by_service):
+    """The files to write for the services' configs ({service: [config]}) of a deployment named prefix (a stack, a
+    pattern instance), and the problems: [(key path, reason)]. A file's change restarts only its own service."""
+    files, problems = [], []
+    for name, configs in sorted(configs_by_service.items()):
+        targets = [c['target'] for c in configs]
+        for index, config in enumerate(configs):
+            key = 'services.%s.configs[%d].target' % (name, index)
+            problem = path_problem(config['target'])
+            if problem is None and targets.count(config['target']) > 1:
+                problem = 'target %s is given more than once' % config['target']
+            if problem:
+                problems.append((key, problem))
+                continue
+            item = {'path': config_path(config_dir, prefix, name, config['target']),
+                    'mode': config.get('mode', '0644'), 'restarts': ['%s-%s.container' % (prefix, name)]}
+            item.update((k, config[k]) for k in ('content', 'template') if k in config)
+            files.append(item)
+    return files, problems

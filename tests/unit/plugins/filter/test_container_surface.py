@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
+import yaml
 
 from ansible.errors import AnsibleFilterError
 
@@ -145,3 +146,64 @@ def test_a_service_without_the_keys_renders_none_of_them():
     lines = container_lines(stack_text({}))
     keys = set(line.split('=', 1)[0] for line in LINES) | {'PodmanArgs'}
     assert not [line for line in lines if line.split('=', 1)[0] in keys - {'Label'}]
+
+
+# -- configuration files shipped with a pattern's service (as a stack's) ------------------------------------------
+
+def test_a_pattern_ships_mosquitto_conf_and_its_plan_writes_it():
+    rendered = pf.pattern_render(pf.pattern_load('home-automation-stack'), 'ha', controllers=['cpu', 'memory', 'io', 'pids'])
+    path = '/etc/homelab-deploy/services/ha/mqtt/mosquitto/config/mosquitto.conf'
+    mqtt = [u for u in rendered['units'] if u['name'] == 'ha-mqtt.container'][0]
+    assert 'Volume=%s:/mosquitto/config/mosquitto.conf:ro,z' % path in mqtt['text'].splitlines()
+    files = pf.pattern_plan(rendered)['files']
+    assert [(f['path'], f['mode'], f['restarts']) for f in files] == [(path, '0644', ['ha-mqtt.container'])]
+    assert 'allow_anonymous false' in files[0]['content'] and 'listener 1883' in files[0]['content']
+    # the password file is made from the secret at start, the health check logs in with it: $ kept from systemd
+    assert 'Secret=ha-mqtt-password,type=mount,target=/run/secrets/mqtt-password' in mqtt['text']
+    assert '-P "$$(cat /run/secrets/mqtt-password)"' in mqtt['text']
+    assert 'mqtt-password' in rendered['secrets']
+
+
+def test_a_pattern_config_s_content_is_written_as_it_is():
+    content = 'server { listen 80; root {not_a_placeholder}; }\n'
+    overrides = {'services': {'app': {'configs': [{'target': '/etc/nginx/conf.d/site.conf', 'content': content}]}}}
+    rendered = pf.pattern_render(pf.pattern_load('reverse-proxy-backend', overrides), 'web',
+                                 controllers=['cpu', 'memory', 'io', 'pids'])
+    assert rendered['files'][0]['content'] == content
+    assert rendered['files'][0]['path'] == '/etc/homelab-deploy/services/web/app/etc/nginx/conf.d/site.conf'
+
+
+def test_a_pattern_config_template_is_relative_to_the_pattern_file(tmp_path):
+    source = open(pf.pattern_path('reverse-proxy-backend')).read()
+    (tmp_path / 'reverse-proxy-backend.yml').write_text(source)
+    overrides = {'services': {'app': {'configs': [{'target': '/etc/app.conf', 'template': 'app.conf.j2'}]}}}
+    loaded = pf.pattern_load('reverse-proxy-backend', patterns_dir=str(tmp_path))
+    loaded = pf.merge(loaded, overrides)
+    pf.validate_pattern(loaded, 'test')
+    rendered = pf.pattern_render(loaded, 'web', controllers=['cpu', 'memory', 'io', 'pids'])
+    assert rendered['files'][0]['template'] == 'app.conf.j2', "an override's template stays for the deploy to find"
+    data = yaml.safe_load(source)
+    data['services']['app']['configs'] = [{'target': '/etc/app.conf', 'template': 'app.conf.j2'}]
+    (tmp_path / 'reverse-proxy-backend.yml').write_text(yaml.safe_dump(data))
+    rendered = pf.pattern_render(pf.pattern_load('reverse-proxy-backend', patterns_dir=str(tmp_path)), 'web',
+                                 controllers=['cpu', 'memory', 'io', 'pids'])
+    assert rendered['files'][0]['template'] == str(tmp_path / 'app.conf.j2')
+
+
+def test_a_pattern_config_target_given_twice_is_refused():
+    overrides = {'services': {'app': {'configs': [{'target': '/etc/a.conf', 'content': 'a'},
+                                                   {'target': '/etc/a.conf', 'content': 'b'}]}}}
+    with pytest.raises(AnsibleFilterError) as raised:
+        pf.pattern_render(pf.pattern_load('reverse-proxy-backend', overrides), 'web', controllers=['cpu', 'memory', 'io', 'pids'])
+    assert 'services.app.configs[1].target: target /etc/a.conf is given more than once' in str(raised.value)
+
+
+def test_a_catalog_entry_ships_a_config_file_through_its_overrides():
+    entry = {'metadata': {'name': 'web', 'owner': 'me', 'deployed': True},
+             'deployment': {'pattern': 'reverse-proxy-backend', 'image': 'localhost/hl-web:latest',
+                            'overrides': {'services': {'app': {'configs': [{'target': '/etc/app.conf', 'content': 'x=1\n'}]}}}},
+             'networking': {'hostname': 'web.test', 'internal_port': 8080}}
+    svars, rendered = cf.render_entry(entry, {'controllers': []})
+    assert rendered['files'][0]['path'] == '/etc/homelab-deploy/services/web/app/etc/app.conf'
+    text = [u for u in rendered['units'] if u['type'] == 'container'][0]['text']
+    assert 'Volume=/etc/homelab-deploy/services/web/app/etc/app.conf:/etc/app.conf:ro,z' in text

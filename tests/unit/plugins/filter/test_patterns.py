@@ -321,8 +321,14 @@ def test_bind_storage_and_host_paths():
     assert rendered['directories'] == [
         {'path': '/data/scans', 'owner': 1000, 'group': 1000, 'mode': '0770', 'storage': 'consume'},
         {'path': '/srv/paperless/export', 'owner': 1000, 'group': 1000, 'mode': '0750', 'storage': 'export'}]
-    auth = render('authentication-stack', 'sso', storage_root='/var/lib/hl/')
+    auth = render('authentication-stack', 'sso', storage_root='/var/lib/hl/', bind_roots=['/var/lib/hl'])
     assert auth['directories'][0]['path'] == '/var/lib/hl/sso/config'
+    with pytest.raises(pf.PatternError) as raised:
+        render('authentication-stack', 'sso', storage_root='/var/lib/hl/')
+    assert 'services.authelia.volumes[0] (storage config): /var/lib/hl/sso/config is outside the bind roots' in str(raised.value)
+    with pytest.raises(pf.PatternError) as raised:
+        render('document-management', 'docs', overrides={'variables': {'consume_path': '/etc/cron.d'}})
+    assert '/etc/cron.d is a system path' in str(raised.value)
     media = render('media-server-stack', 'tv')
     assert media['requirements']['host_paths'] == ['/srv/media']
     vol = [u for u in media['units'] if u['type'] == 'container'][0]['sections']['Container']['Volume']
@@ -332,9 +338,19 @@ def test_bind_storage_and_host_paths():
 def test_selinux_none_and_chown():
     overrides = {'services': {'exporter': {'volumes': [
         {'storage': 'host-proc', 'target': '/host/proc', 'mode': 'ro', 'selinux': 'none'},
-        {'storage': 'host-sys', 'target': '/host/sys', 'mode': 'rw', 'chown': True}]}}}
+        {'storage': 'host-sys', 'target': '/host/sys', 'mode': 'ro', 'chown': True}]}}}
     rendered = render('monitoring-exporter', 'node', overrides=overrides)
-    assert rendered['units'][0]['sections']['Container']['Volume'] == ['/proc:/host/proc:ro', '/sys:/host/sys:rw,Z,U']
+    assert rendered['units'][0]['sections']['Container']['Volume'] == ['/proc:/host/proc:ro', '/sys:/host/sys:ro,Z,U']
+
+
+def test_a_host_storage_mounted_read_write_is_refused():
+    overrides = {'services': {'exporter': {'volumes': [
+        {'storage': 'host-proc', 'target': '/host/proc', 'mode': 'ro'},
+        {'storage': 'host-sys', 'target': '/host/sys', 'mode': 'rw', 'chown': True}]}}}
+    with pytest.raises(pf.PatternError) as raised:
+        render('monitoring-exporter', 'node', overrides=overrides)
+    assert 'services.exporter.volumes[1] (storage host-sys): host storage host-sys (/sys) is mounted read-only only' \
+        in str(raised.value)
 
 
 def test_relative_bind_path_is_refused():
