@@ -33,7 +33,7 @@ ROUTE = 'homelab.deploy.traefik_route'
 # traefik_route options a plan's route may carry (anything else in it, such as the logical service, is ours)
 ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priority', 'middlewares', 'define_middlewares',
               'urls', 'weighted', 'pass_host_header', 'health_check', 'tls', 'public', 'required_middlewares',
-              'policy_exempt', 'policy_exempt_reason', 'confirm', 'confirm_timeout', 'dynamic_dir', 'api_url', 'mode')
+              'auth', 'auth_reason', 'auth_middlewares', 'lan_middleware', 'policy_exempt', 'policy_exempt_reason', 'confirm', 'confirm_timeout', 'dynamic_dir', 'api_url', 'mode')
 TRAEFIK_KEYS = ('dynamic_dir', 'api_url', 'entrypoints')
 # Traefik settings that are not traefik_route options: the entry points an HTTPS route (tls) listens on and the
 # certificate resolvers Traefik has (the traefik role's homelab_traefik), to refuse a route Traefik could not serve
@@ -259,8 +259,8 @@ class ActionModule(ActionBase):
         summary = events.summary_lines(self.plan, applied, names, total)
         if applied.get('failed'):
             failure = applied.get('failure') or {}
-            summary.insert(0, '%s FAILED: %s (%s): %s' % (self.plan['name'], failure.get('service'),
-                                                          failure.get('check'), failure.get('cause') or applied.get('msg')))
+            where = ' %s (%s):' % (failure['service'], failure.get('check')) if failure.get('service') else ''
+            summary.insert(0, '%s FAILED:%s %s' % (self.plan['name'], where, failure.get('cause') or applied.get('msg')))
         for line in summary:
             display.display(line)
         result = {

@@ -137,6 +137,7 @@ def entry_overrides(entry, pattern):
         (networking.get('internal_port'), ('routing', 'port')),
         (networking.get('path_prefix'), ('routing', 'path_prefix')),
         (security.get('authentication'), ('security', 'auth_required')),
+        (security.get('auth_reason'), ('security', 'auth_reason')),
         (security.get('public'), ('security', 'public')),
         (security.get('middleware'), ('security', 'middlewares')),
         (_pattern_tls(security.get('tls')), ('security', 'tls')),
@@ -288,7 +289,7 @@ def plan_lines(plan):
 
 
 ROUTE_KEYS = ('name', 'hostname', 'path_prefix', 'rule', 'urls', 'middlewares', 'entrypoints', 'priority', 'pass_host_header',
-              'tls')
+              'tls', 'public', 'lan_middleware')
 
 
 def route_args(routes):

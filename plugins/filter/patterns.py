@@ -305,6 +305,11 @@ def _reference_problems(pattern):
     for path, ref in refs:
         if ref is not None and ref not in enabled:
             problems.append((path, 'no enabled service named %r' % ref))
+    security = pattern.get('security') or {}
+    if pattern.get('routing') and security.get('public') and not security.get('auth_required') \
+            and not security.get('auth_reason'):
+        problems.append(('security.auth_reason', 'a public route without auth_required needs auth_reason (why it may be '
+                         'reached without the forward-auth login), or set auth_required: true, or public: false'))
     routed = (pattern.get('routing') or {}).get('service')
     if routed in enabled and not enabled[routed].get('network_mode') and PROXY_NETWORK not in enabled[routed].get('networks', []):
         problems.append(('services.%s.networks' % routed, 'the routed service must join the %r network' % PROXY_NETWORK))
@@ -579,6 +584,10 @@ def _route(ctx, pattern, auth_middleware, required_middlewares):
     route = {'name': ctx['instance'], 'hostname': [ctx['hostname']], 'public': security['public'],
              'urls': ['http://%s-%s:%d' % (ctx['instance'], routing['service'], routing['port'])],
              'middlewares': chain, 'required_middlewares': required if security['public'] else []}
+    if security['public'] and security['auth_required']:
+        route['auth_middlewares'] = [auth_middleware]
+    elif security['public']:
+        route.update({'auth': 'none', 'auth_reason': security['auth_reason']})
     if routing.get('path_prefix'):
         route['path_prefix'] = routing['path_prefix']
     tls = _render.route_tls(security.get('tls'))

@@ -133,6 +133,10 @@ def reference_problems(stack):
                                  % vol['volume']))
         problems.extend(_render.surface_problems(svc, 'services.%s' % name, allow_privileged=True,
                                                  routed=bool(svc.get('route'))))
+        route = svc.get('route') or {}
+        if route.get('auth') == 'none' and route.get('public', True) and not route.get('auth_reason'):
+            problems.append(('services.%s.route.auth_reason' % name, 'a public route with auth: none says why it may '
+                             'be reached without a login (or drop auth: none, or set public: false)'))
     for index, check in enumerate(stack.get('verify', [])):
         if check.get('service') is not None and check['service'] not in services:
             problems.append(('verify[%d].service' % index, 'unknown service %r' % check['service']))
@@ -296,6 +300,7 @@ def _routes(stack, scope):
         tls = _render.route_tls(svc['route'].get('tls'))
         if tls is not None:
             route['tls'] = tls
+        route.update((key, svc['route'][key]) for key in ('auth', 'auth_reason') if svc['route'].get(key))
         routes.append(route)
     return routes
 

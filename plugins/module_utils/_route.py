@@ -90,7 +90,11 @@ def route_spec():
         health_check=dict(type='dict', options=health_check),
         tls=dict(type='dict', options=tls),
         public=dict(type='bool', default=True),
-        required_middlewares=dict(type='list', elements='str', default=['authelia@file', 'security-headers@file']),
+        auth=dict(type='str', default='required', choices=['required', 'none']),
+        auth_reason=dict(type='str'),
+        auth_middlewares=dict(type='list', elements='str', default=list(traefik.AUTH_MIDDLEWARES)),
+        lan_middleware=dict(type='str', default=traefik.LAN_MIDDLEWARE),
+        required_middlewares=dict(type='list', elements='str', default=['security-headers@file']),
         policy_exempt=dict(type='bool', default=False),
         policy_exempt_reason=dict(type='str'),
         api_url=dict(type='str', default=traefik.API_URL),
@@ -173,11 +177,13 @@ class Route(object):
         self.info['rule'] = self.config['http']['routers'][self.name]['rule']
         policy = traefik.check_policy(self.params)
         self.info['policy'] = policy
-        if not policy['ok']:
+        if not policy['ok'] and policy['missing_middlewares']:
             raise RouteError(
                 'Policy: public route %s lacks required middlewares %s; add them to middlewares, set public=false, '
                 'or set policy_exempt=true with policy_exempt_reason. Nothing was written.'
                 % (self.name, ', '.join(policy['missing_middlewares'])), policy=policy)
+        if not policy['ok']:
+            raise RouteError('Policy: %s. Nothing was written.' % policy['auth_problem'], policy=policy)
         self.text = traefik.render_file(self.config)
         if self.changed:  # a file already as wanted was checked when it was written (drift_check watches it since)
             self.check_references()

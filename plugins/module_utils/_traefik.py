@@ -28,6 +28,11 @@ HTTP_URL = 'http://127.0.0.1:80'
 
 MANAGED_HEADER = '# Managed by homelab.deploy.traefik_route; local edits are overwritten.'
 MANIFEST_PREFIX = '# homelab.deploy.traefik_route defines:'
+# Forward-auth middlewares that count as authentication on a public route unless the caller names its own
+AUTH_MIDDLEWARES = ('authelia@file', 'authentik@file')
+# The ipAllowList of the LAN ranges (the traefik role's traefik_lan_ranges) put in front of every route that is not
+# public, so that "LAN only" means it
+LAN_MIDDLEWARE = 'lan-only@file'
 KINDS = ('routers', 'services', 'middlewares')
 
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*\Z')
@@ -348,6 +353,16 @@ def _render_domain(domain):
     return out
 
 
+def chain(spec):
+    """The router's middlewares: the route's own, behind the LAN allow-list (lan_middleware) when it is not public.
+    A spec without the keys gets the module's defaults (public, lan-only@file), as traefik_route writes it."""
+    middlewares = list(spec.get('middlewares') or [])
+    lan = spec['lan_middleware'] if 'lan_middleware' in spec else LAN_MIDDLEWARE
+    if lan and not spec.get('public', True) and qualify(lan) not in [qualify(m) for m in middlewares]:
+        middlewares.insert(0, lan)
+    return middlewares
+
+
 def _render_router(spec):
     router = {
         'rule': build_rule(spec.get('hostname'), spec.get('path_prefix'), spec.get('rule')),
@@ -356,8 +371,8 @@ def _render_router(spec):
     }
     if spec.get('priority') is not None:
         router['priority'] = spec['priority']
-    if spec.get('middlewares'):
-        router['middlewares'] = list(spec['middlewares'])
+    if chain(spec):
+        router['middlewares'] = chain(spec)
     if spec.get('tls') is not None:
         router['tls'] = _render_tls(spec['tls'])
         router['entryPoints'] = list(spec['tls'].get('entrypoints', TLS_ENTRYPOINTS))
@@ -375,8 +390,8 @@ def _render_http_router(spec):
         router['priority'] = spec['priority']
     if spec['tls'].get('redirect', True):
         router['middlewares'] = [redirect_middleware_name(spec['name'])]
-    elif spec.get('middlewares'):
-        router['middlewares'] = list(spec['middlewares'])
+    elif chain(spec):
+        router['middlewares'] = chain(spec)
     return router
 
 
@@ -461,25 +476,51 @@ def parse_manifest(text):
 # Policy and references
 # ---------------------------------------------------------------------------
 
+def auth_names(spec):
+    """The qualified names that count as authentication on a route: the forward-auth middlewares (auth_middlewares,
+    default AUTH_MIDDLEWARES) and the basicAuth middlewares the route defines itself."""
+    names = [qualify(name) for name in (spec.get('auth_middlewares') or AUTH_MIDDLEWARES)]
+    names += [qualify(m['name']) for m in spec.get('define_middlewares') or [] if m.get('basic_auth')]
+    return names
+
+
 def check_policy(spec):
-    """Public routes must carry the required middleware chain unless explicitly exempted."""
-    chain = [qualify(name) for name in spec.get('middlewares') or []]
-    required = list(spec.get('required_middlewares') or []) if spec.get('public') else []
-    missing = [name for name in required if qualify(name) not in chain]
+    """Public routes must carry the required middleware chain, and an authentication middleware unless they say
+    auth: none with an auth_reason, unless explicitly exempted. Passing required_middlewares: [] does not lift the
+    authentication rule."""
+    public = bool(spec.get('public'))
+    names = [qualify(name) for name in chain(spec)]
+    required = list(spec.get('required_middlewares') or []) if public else []
+    missing = [name for name in required if qualify(name) not in names]
     exempt = bool(spec.get('policy_exempt'))
+    auth = spec.get('auth') or 'required'
+    reason = (spec.get('auth_reason') or '').strip() or None
+    problem = None
+    if public and auth == 'required' and not set(auth_names(spec)) & set(names):
+        problem = ('public route %s has no authentication middleware (one of %s) in middlewares: add one, set '
+                   'auth: none with auth_reason (why it may be reached without a login), or make it public: false'
+                   % (spec.get('name'), ', '.join(auth_names(spec))))
+    elif public and auth == 'none' and not reason:
+        problem = 'public route %s says auth: none without auth_reason: say why it may be reached without a login' \
+            % spec.get('name')
     return {
-        'public': bool(spec.get('public')),
+        'public': public,
         'required_middlewares': required,
         'missing_middlewares': missing,
+        'auth': auth if public else None,
+        'auth_reason': reason if public and auth == 'none' else None,
+        'auth_problem': problem,
+        'lan_middleware': None if public else (spec['lan_middleware'] if 'lan_middleware' in spec else LAN_MIDDLEWARE)
+        or None,
         'exempt': exempt,
         'exempt_reason': spec.get('policy_exempt_reason') if exempt else None,
-        'ok': exempt or not missing,
+        'ok': exempt or not (missing or problem),
     }
 
 
 def referenced_names(spec):
     """Names (qualified) the rendered file points at: middleware chain and weighted services."""
-    refs = {'middlewares': [qualify(name) for name in spec.get('middlewares') or []], 'services': []}
+    refs = {'middlewares': [qualify(name) for name in chain(spec)], 'services': []}
     for item in spec.get('weighted') or []:
         if item.get('service'):
             refs['services'].append(qualify(item['service']))

@@ -111,6 +111,15 @@ options:
         description: Pass the Host header to the backend.
         type: bool
         default: true
+      public:
+        description: Whether the route is public; a route that is not has the LAN allow-list (O(routes[].lan_middleware))
+          first in its chain, as M(homelab.deploy.traefik_route) writes it.
+        type: bool
+        default: true
+      lan_middleware:
+        description: The allow-list of a non-public route (M(homelab.deploy.traefik_route)'s C(lan_middleware)).
+        type: str
+        default: lan-only@file
       tls:
         description:
           - HTTPS of the route, as M(homelab.deploy.traefik_route) takes it (O(homelab.deploy.traefik_route#module:tls)).
@@ -296,6 +305,8 @@ def argument_spec():
         priority=dict(type='int'),
         pass_host_header=dict(type='bool', default=True, no_log=False),
         tls=_route.route_spec()['tls'],
+        public=dict(type='bool', default=True),
+        lan_middleware=dict(type='str', default=traefik.LAN_MIDDLEWARE),
     )
     return dict(
         names=dict(type='list', elements='str', default=[]),

@@ -251,10 +251,39 @@ options:
     type: bool
     default: true
   required_middlewares:
-    description: Middlewares a public route must have in O(middlewares).
+    description:
+      - Middlewares a public route must have in O(middlewares), on top of an authentication middleware (O(auth)).
     type: list
     elements: str
-    default: [authelia@file, security-headers@file]
+    default: [security-headers@file]
+  auth:
+    description:
+      - Whether a public route must be behind authentication. C(required) - O(middlewares) must hold one of
+        O(auth_middlewares) (or a basicAuth middleware the route defines itself), whatever O(required_middlewares)
+        says. C(none) - reachable without a login (an app with its own login and API clients, a public site), which
+        needs O(auth_reason).
+      - Ignored for routes with O(public=false).
+    type: str
+    choices: [required, none]
+    default: required
+  auth_reason:
+    description: Why a public route may be reached without authentication; required with O(auth=none), returned in
+      RV(policy.auth_reason).
+    type: str
+  auth_middlewares:
+    description: Middlewares that count as authentication for O(auth=required) (forward-auth such as Authelia or
+      authentik).
+    type: list
+    elements: str
+    default: [authelia@file, authentik@file]
+  lan_middleware:
+    description:
+      - The IP allow-list put first in the chain of a route with O(public=false), so a LAN-only route answers 403 to
+        clients outside the trusted network. The M(homelab.deploy.traefik) role defines C(lan-only@file) from its
+        C(traefik_lan_ranges); Traefik must serve the middleware (it is checked like any reference).
+      - An empty string leaves a non-public route without an allow-list (a Traefik reachable from the LAN only).
+    type: str
+    default: lan-only@file
   policy_exempt:
     description: Skip the middleware policy for this route. Requires O(policy_exempt_reason), which is returned.
     type: bool
@@ -361,6 +390,18 @@ policy:
       description: Required middlewares absent from the chain.
       type: list
       elements: str
+    auth:
+      description: C(required) or C(none) for a public route, null for a LAN-only one.
+      type: str
+    auth_reason:
+      description: Why the public route is reachable without authentication (with C(auth=none)).
+      type: str
+    auth_problem:
+      description: Why the authentication rule refuses the route, or null.
+      type: str
+    lan_middleware:
+      description: The allow-list in front of a non-public route, or null.
+      type: str
     exempt:
       description: Whether the route is exempt.
       type: bool
@@ -370,7 +411,8 @@ policy:
     ok:
       description: Whether the route passes the policy.
       type: bool
-  sample: {public: false, required_middlewares: [], missing_middlewares: [], exempt: false, exempt_reason: null, ok: true}
+  sample: {public: false, required_middlewares: [], missing_middlewares: [], auth: null, auth_reason: null, auth_problem: null,
+           lan_middleware: lan-only@file, exempt: false, exempt_reason: null, ok: true}
 served:
   description:
     - What Traefik's API reported once the file was confirmed, by kind and name

@@ -131,6 +131,9 @@ class TraefikInstance(object):
     def __init__(self, binary, base):
         self.dynamic_dir = os.path.join(base, 'dynamic')
         os.makedirs(self.dynamic_dir)
+        # what the traefik role defines: the LAN allow-list traefik_route puts in front of every non-public route
+        with open(os.path.join(self.dynamic_dir, 'middlewares.yml'), 'w') as handle:
+            handle.write('http:\n  middlewares:\n    lan-only:\n      ipAllowList:\n        sourceRange: [127.0.0.0/8]\n')
         self.web_port, self.api_port = free_port(), free_port()
         self.api_url = 'http://127.0.0.1:%d' % self.api_port
         self.static = os.path.join(base, 'traefik.yml')

@@ -17,6 +17,9 @@ ROUTE = 'traefik_route'
 INFO = 'traefik_route_info'
 REQUESTS = 200
 TOLERANCE = 10  # Traefik's smooth weighted round robin is exact over whole cycles; allow for stray in-flight picks
+# htpasswd {SHA} of hl-route-test for user hltest (a format Traefik's basicAuth accepts)
+HTPASSWD = 'hltest:{SHA}C3KTYo0jAuhH3Fh/KtdHTLKKxX0='
+BASIC = base64.b64encode(b'hltest:hl-route-test').decode()
 
 
 def route_args(traefik, name, **extra):
@@ -174,12 +177,27 @@ def test_policy_violation_fails_before_writing(traefik, backends, run_module):
 
 
 def test_public_route_passes_with_required_chain_or_exemption(traefik, backends, run_module):
-    chain = route_args(traefik, 'pub1', urls=[backends['stable']], public=True, required_middlewares=['pub1-sec'], middlewares=['pub1-sec'],
-                       define_middlewares=[{'name': 'pub1-sec', 'headers': {'frameDeny': True}}])
+    # a public route with the required chain but no authentication: refused, even with required_middlewares its own
+    bare = run_module(ROUTE, route_args(traefik, 'pub0', urls=[backends['stable']], public=True,
+                                        required_middlewares=['pub0-sec'], middlewares=['pub0-sec'],
+                                        define_middlewares=[{'name': 'pub0-sec', 'headers': {'frameDeny': True}}]))
+    assert bare.get('failed') is True and 'has no authentication middleware' in bare['msg'], bare
+    assert not os.path.exists(file_path(traefik, 'pub0'))
+    # behind the route's own basicAuth: served, and a request without credentials gets 401
+    chain = route_args(traefik, 'pub1', urls=[backends['stable']], public=True, required_middlewares=['pub1-sec'],
+                       middlewares=['pub1-auth', 'pub1-sec'],
+                       define_middlewares=[{'name': 'pub1-sec', 'headers': {'frameDeny': True}},
+                                           {'name': 'pub1-auth', 'basic_auth': {'users': [HTPASSWD]}}])
     result = run_module(ROUTE, chain)
     assert_ok(result)
     assert result['policy']['ok'] is True and result['policy']['exempt'] is False
-    assert traefik.get('pub1.test')[2] == 'stable'
+    assert traefik.get('pub1.test')[0] == 401
+    assert traefik.get('pub1.test', headers={'Authorization': 'Basic ' + BASIC})[2] == 'stable'
+    # an app with its own login says so
+    own = run_module(ROUTE, route_args(traefik, 'pub4', urls=[backends['stable']], public=True, required_middlewares=[],
+                                       auth='none', auth_reason='its own login and API clients'))
+    assert_ok(own)
+    assert own['policy']['auth_reason'] == 'its own login and API clients'
 
     exempt = run_module(ROUTE, route_args(traefik, 'pub2', urls=[backends['stable']], public=True,
                                           policy_exempt=True, policy_exempt_reason='LAN kiosk'))

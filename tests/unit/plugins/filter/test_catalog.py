@@ -170,7 +170,9 @@ def test_catalog_routes_and_drift_args():
     assert [r['name'] for r in routes] == ['web']
     assert routes[0]['urls'] == ['http://web-app:8080'] and routes[0]['hostname'] == ['web.test']
     args = cf.route_args(routes)
-    assert set(args[0]) <= set(cf.ROUTE_KEYS) and 'public' not in args[0]
+    assert set(args[0]) <= set(cf.ROUTE_KEYS)
+    assert args[0]['public'] is False, 'drift_check renders a LAN-only route with its allow-list, as it was written'
+    assert 'required_middlewares' not in args[0]
 
 
 @pytest.mark.parametrize('tls, expected', [

@@ -298,7 +298,8 @@ def test_web_app_units_in_detail():
     assert rendered['route'] == {'name': 'wiki', 'hostname': ['wiki.example.org'], 'public': True,
                                  'urls': ['http://wiki-app:3000'],
                                  'middlewares': ['authelia@file', 'security-headers@file'],
-                                 'required_middlewares': ['authelia@file', 'security-headers@file']}
+                                 'required_middlewares': ['authelia@file', 'security-headers@file'],
+                                 'auth_middlewares': ['authelia@file']}
     assert rendered['health'] == {'container': 'wiki-app', 'path': '/healthz', 'expect_status': [200]}
 
 

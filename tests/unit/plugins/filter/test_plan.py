@@ -166,7 +166,8 @@ def test_web_app_pattern_plan_in_detail():
     assert plan['rollback_order'] == ['app', 'db']
     assert plan['routes'] == [{'name': 'wiki', 'hostname': ['wiki.example.org'], 'public': True,
                                'urls': ['http://wiki-app:3000'], 'middlewares': ['authelia@file', 'security-headers@file'],
-                               'required_middlewares': ['authelia@file', 'security-headers@file']}]
+                               'required_middlewares': ['authelia@file', 'security-headers@file'],
+                               'auth_middlewares': ['authelia@file']}]
     assert plan['verify'] == [] and plan['unrouted'] == []
     assert plan['secrets'] == {'wiki-db-password': {'length': 32}}
 

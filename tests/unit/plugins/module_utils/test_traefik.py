@@ -21,6 +21,7 @@ def spec(**overrides):
         'priority': None, 'middlewares': [], 'define_middlewares': [], 'urls': ['http://tr-web:8080'], 'weighted': None,
         'pass_host_header': True, 'health_check': None, 'tls': None, 'public': False,
         'required_middlewares': ['authelia@file', 'security-headers@file'], 'policy_exempt': False, 'policy_exempt_reason': None,
+        'lan_middleware': '',  # the LAN allow-list has tests of its own below
     }
     base.update(overrides)
     return base
@@ -259,13 +260,31 @@ def test_parse_manifest_of_foreign_files(text):
     ({'public': True, 'middlewares': ['authelia', 'security-headers']}, True, []),
     ({'public': True, 'middlewares': ['authelia@docker', 'security-headers@file']}, False, ['authelia@file']),
     ({'public': True, 'middlewares': ['crowdsec-bouncer@file', 'authelia@file', 'security-headers@file']}, True, []),
-    ({'public': True, 'required_middlewares': []}, True, []),
+    # an empty required_middlewares does not lift the authentication rule (issue 14 part 5)
+    ({'public': True, 'required_middlewares': []}, False, []),
+    ({'public': True, 'required_middlewares': [], 'middlewares': ['authentik@file']}, True, []),
+    ({'public': True, 'required_middlewares': [], 'auth': 'none', 'auth_reason': 'its own login, API clients'}, True, []),
+    ({'public': True, 'required_middlewares': [], 'auth': 'none', 'auth_reason': ' '}, False, []),
+    ({'public': True, 'required_middlewares': [], 'middlewares': ['sso@file'], 'auth_middlewares': ['sso@file']}, True, []),
+    ({'public': True, 'required_middlewares': [], 'middlewares': ['team-login'],
+      'define_middlewares': [{'name': 'team-login', 'basic_auth': {'users': ['a:b']}}]}, True, []),
+    ({'public': False, 'required_middlewares': [], 'auth': 'none'}, True, []),
     ({'public': True, 'policy_exempt': True, 'policy_exempt_reason': 'LAN printer'}, True, ['authelia@file', 'security-headers@file']),
 ])
 def test_check_policy(overrides, ok, missing):
     policy = traefik.check_policy(spec(**overrides))
     assert policy['ok'] is ok
     assert policy['missing_middlewares'] == missing
+
+
+def test_the_authentication_refusal_says_what_to_do():
+    policy = traefik.check_policy(spec(public=True, required_middlewares=['security-headers@file'],
+                                       middlewares=['security-headers@file']))
+    assert policy['ok'] is False and policy['missing_middlewares'] == []
+    assert 'has no authentication middleware (one of authelia@file, authentik@file)' in policy['auth_problem']
+    assert 'auth: none with auth_reason' in policy['auth_problem']
+    policy = traefik.check_policy(spec(public=True, required_middlewares=[], auth='none', auth_reason='status page'))
+    assert (policy['auth'], policy['auth_reason'], policy['auth_problem']) == ('none', 'status page', None)
 
 
 def test_exempt_reason_is_recorded():
@@ -466,3 +485,29 @@ def test_filter_by_name_brings_weighted_children_and_router_chain():
 def test_filter_by_name_and_provider(names, provider, routers, services):
     result = traefik.filter_objects(API_ROUTERS, API_SERVICES, API_MIDDLEWARES, names=names, provider=provider)
     assert (len(result['routers']), len(result['services'])) == (routers, services)
+
+
+# -- LAN only means the LAN (issue 14 part 5) -------------------------------------------------------------------
+
+def test_a_lan_only_route_is_put_behind_the_lan_allow_list():
+    lan = spec(public=False, middlewares=['security-headers@file'], lan_middleware='lan-only@file')
+    config = traefik.render_config(lan)
+    assert config['http']['routers']['whoami']['middlewares'] == ['lan-only@file', 'security-headers@file']
+    assert traefik.referenced_names(lan)['middlewares'] == ['lan-only@file', 'security-headers@file']
+    assert traefik.check_policy(lan)['lan_middleware'] == 'lan-only@file'
+    # a spec without the key (drift_check's declared routes from older callers) gets the module's default
+    bare = dict(lan)
+    del bare['lan_middleware']
+    assert traefik.render_config(bare) == config
+    # given already, it is not added twice; a public route gets none
+    assert traefik.chain(dict(lan, middlewares=['lan-only@file', 'x@file'])) == ['lan-only@file', 'x@file']
+    assert traefik.chain(dict(lan, public=True)) == ['security-headers@file']
+    assert traefik.check_policy(dict(lan, public=True, middlewares=['authelia@file', 'security-headers@file']))[
+        'lan_middleware'] is None
+
+
+def test_a_tls_lan_route_s_plain_http_router_keeps_the_allow_list_when_it_does_not_redirect():
+    lan = spec(public=False, lan_middleware='lan-only@file', tls={'entrypoints': ['websecure'], 'redirect': False})
+    routers = traefik.render_config(lan)['http']['routers']
+    assert routers['whoami']['middlewares'] == ['lan-only@file']
+    assert routers[traefik.http_router_name('whoami')]['middlewares'] == ['lan-only@file']

@@ -84,7 +84,8 @@ def test_mode_is_applied_and_reported(capsys, base):
 
 
 @pytest.mark.parametrize('extra, fragment', [
-    ({'public': True}, 'Policy: public route whoami lacks required middlewares authelia@file, security-headers@file'),
+    ({'public': True}, 'Policy: public route whoami lacks required middlewares security-headers@file'),
+    ({'public': True, 'middlewares': ['security-headers@file']}, 'Policy: public route whoami has no authentication middleware'),
     ({'urls': ['not-a-url']}, 'Invalid route whoami'),
     ({'hostname': None, 'path_prefix': 'x'}, 'path_prefix'),
 ])
