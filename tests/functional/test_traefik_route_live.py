@@ -167,10 +167,11 @@ def test_policy_violation_fails_before_writing(traefik, backends, run_module):
 
     result = run_module(ROUTE, dict(args, public=True, urls=[backends['canary']]))
     assert result.get('failed') is True
-    assert result['msg'].startswith('Policy:') and 'authelia@file' in result['msg'] and 'security-headers@file' in result['msg']
-    assert result['policy']['missing_middlewares'] == ['authelia@file', 'security-headers@file']
+    assert result['msg'].startswith('Policy:') and 'security-headers@file' in result['msg']
+    assert result['policy']['missing_middlewares'] == ['security-headers@file']
+    assert 'has no authentication middleware' in result['policy']['auth_problem']
     assert (read(path), os.stat(path).st_mtime_ns) == (before, mtime)
-    assert sorted(os.listdir(traefik.dynamic_dir)) == ['pol1.yml'], 'a temp file was left behind'
+    assert sorted(os.listdir(traefik.dynamic_dir)) == ['middlewares.yml', 'pol1.yml'], 'a temp file was left behind'
 
     fresh = run_module(ROUTE, route_args(traefik, 'pol2', urls=[backends['stable']], public=True))
     assert fresh.get('failed') is True and not os.path.exists(file_path(traefik, 'pol2'))
