@@ -33,7 +33,8 @@ ROUTE = 'homelab.deploy.traefik_route'
 # traefik_route options a plan's route may carry (anything else in it, such as the logical service, is ours)
 ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priority', 'middlewares', 'define_middlewares',
               'urls', 'weighted', 'pass_host_header', 'health_check', 'tls', 'public', 'required_middlewares',
-              'auth', 'auth_reason', 'auth_middlewares', 'lan_middleware', 'policy_exempt', 'policy_exempt_reason', 'confirm', 'confirm_timeout', 'dynamic_dir', 'api_url', 'mode')
+              'auth', 'auth_reason', 'auth_middlewares', 'lan_middleware', 'policy_exempt', 'policy_exempt_reason',
+              'confirm', 'confirm_timeout', 'dynamic_dir', 'api_url', 'mode')
 TRAEFIK_KEYS = ('dynamic_dir', 'api_url', 'entrypoints')
 # Traefik settings that are not traefik_route options: the entry points an HTTPS route (tls) listens on and the
 # certificate resolvers Traefik has (the traefik role's homelab_traefik), to refuse a route Traefik could not serve

@@ -33,6 +33,7 @@ MASK = '********'
 # podman's own event lines in a unit's journal: 2026-12-03 10:49:14.336480863 +0000 UTC m=+0.038 container create ...
 PODMAN_EVENT_RE = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} \S+ m=[+-]')
 
+
 class CommandError(Exception):
     """An external command failed; carries what it ran and what it said."""
 

@@ -191,8 +191,8 @@ def test_a_pattern_config_template_is_relative_to_the_pattern_file(tmp_path):
 
 
 def test_a_pattern_config_target_given_twice_is_refused():
-    overrides = {'services': {'app': {'configs': [{'target': '/etc/a.conf', 'content': 'a'},
-                                                   {'target': '/etc/a.conf', 'content': 'b'}]}}}
+    configs = [{'target': '/etc/a.conf', 'content': 'a'}, {'target': '/etc/a.conf', 'content': 'b'}]
+    overrides = {'services': {'app': {'configs': configs}}}
     with pytest.raises(AnsibleFilterError) as raised:
         pf.pattern_render(pf.pattern_load('reverse-proxy-backend', overrides), 'web', controllers=['cpu', 'memory', 'io', 'pids'])
     assert 'services.app.configs[1].target: target /etc/a.conf is given more than once' in str(raised.value)
