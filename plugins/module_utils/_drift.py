@@ -13,6 +13,7 @@ __metaclass__ = type
 import fnmatch
 import json
 import re
+import signal
 
 from ansible_collections.homelab.deploy.plugins.module_utils._podman import MASK, mask_secrets
 
@@ -41,6 +42,9 @@ FIELDS = {
     'cpu': ('podman CPU limits differ from the unit', 'restart'),
     'health': ('the health check differs: failures may go unnoticed or restart a healthy service', 'restart'),
     'user': ('the container runs as another user than declared', 'restart'),
+    'runtime': ('the container runs with other run-time settings (working directory, host name, DNS, ulimits, shm, '
+                'init, stop signal, time zone, groups, annotations, read-only root, tmpfs, privileges) than declared',
+                'restart'),
     'daemon_reload': ('the unit file on disk changed but systemd still runs the old version', 'reload_restart'),
     'systemd_limits': ('the cgroup limits systemd applies differ from the unit file', 'reload_restart'),
     'unmanaged': ('a container runs that no unit declares: nothing restarts, updates or backs it up', 'review'),
@@ -419,6 +423,84 @@ def _test_text(test):
     return ' '.join(test)
 
 
+def _signal_number(name):
+    text = str(name or '').upper()
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(signal.Signals(text if text.startswith('SIG') else 'SIG' + text))
+    except (KeyError, ValueError):
+        return text
+
+
+def _running_runtime(info):
+    config, host = info.get('Config') or {}, info.get('HostConfig') or {}
+    ulimits = dict((str(u.get('Name', '')).replace('RLIMIT_', '').lower(), (str(u.get('Soft')), str(u.get('Hard'))))
+                   for u in host.get('Ulimits') or [])
+    return {
+        'working_dir': config.get('WorkingDir'), 'hostname': config.get('Hostname'),
+        'stop_signal': config.get('StopSignal'), 'timezone': config.get('Timezone'),
+        'shm_size': host.get('ShmSize'), 'init': bool(host.get('Init')), 'read_only': bool(host.get('ReadonlyRootfs')),
+        'privileged': bool(host.get('Privileged')), 'dns': list(host.get('Dns') or []),
+        'dns_search': list(host.get('DnsSearch') or []), 'dns_options': list(host.get('DnsOptions') or []),
+        'add_hosts': list(host.get('ExtraHosts') or []), 'group_add': [str(g) for g in host.get('GroupAdd') or []],
+        'ulimits': ulimits, 'annotations': dict(config.get('Annotations') or {}), 'tmpfs': sorted(host.get('Tmpfs') or {}),
+    }
+
+
+def _as_items(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _unescaped(runtime):
+    """The declared run-time values as podman gets them (%% and $$ expanded by systemd; see expanded())."""
+    out = {}
+    for key, value in runtime.items():
+        if isinstance(value, str):
+            value = expanded(value)
+        elif isinstance(value, list):
+            value = [expanded(v) if isinstance(v, str) else v for v in value]
+        elif isinstance(value, dict) and key == 'annotations':
+            value = dict((k, expanded(v)) for k, v in value.items())
+        out[key] = value
+    return out
+
+
+def compare_runtime(spec, info):
+    """The run-time keys the unit declares against the container (undeclared ones are podman's defaults and not
+    compared, except privileged: a privileged container no unit declares is drift). Sysctl= is not compared: podman's
+    inspect output does not show it."""
+    declared, running = _unescaped(spec.get('runtime') or {}), _running_runtime(info)
+    out = []
+    for key in ('working_dir', 'hostname', 'timezone', 'dns', 'dns_search', 'dns_options', 'group_add'):
+        if declared.get(key) and UNRESOLVED not in _as_items(declared[key]) and declared[key] != running[key]:
+            out.append(finding('runtime.%s' % key, declared[key], running[key]))
+    for key in ('init', 'read_only'):  # containers.conf may turn these on for every container: declared ones only
+        if declared.get(key) is not None and bool(declared[key]) != running[key]:
+            out.append(finding('runtime.%s' % key, declared[key], running[key]))
+    if bool(declared.get('privileged')) != running['privileged']:  # a privileged container nobody declared is drift
+        out.append(finding('runtime.privileged', bool(declared.get('privileged')), running['privileged']))
+    if declared.get('shm_size') and parse_size(declared['shm_size']) != parse_size(running['shm_size']):
+        out.append(finding('runtime.shm_size', declared['shm_size'], running['shm_size']))
+    if declared.get('stop_signal') and _signal_number(declared['stop_signal']) != _signal_number(running['stop_signal']):
+        out.append(finding('runtime.stop_signal', declared['stop_signal'], running['stop_signal']))
+    for host in declared.get('add_hosts') or []:  # host-gateway is resolved by podman: only the name is checked
+        name, dummy, address = host.partition(':')
+        names = dict(item.partition(':')[::2] for item in running['add_hosts'])
+        if name not in names or (address != 'host-gateway' and names[name] != address):
+            out.append(finding('runtime.add_hosts.%s' % name, address, names.get(name)))
+    for name, limits in sorted((declared.get('ulimits') or {}).items()):
+        if running['ulimits'].get(name) != limits:
+            out.append(finding('runtime.ulimits.%s' % name, ':'.join(limits), ':'.join(running['ulimits'].get(name) or ())))
+    for key, value in sorted((declared.get('annotations') or {}).items()):
+        if value is not UNRESOLVED and running['annotations'].get(key) != value:
+            out.append(finding('runtime.annotations.%s' % key, value, running['annotations'].get(key)))
+    missing = sorted(set(declared.get('tmpfs') or []) - set(running['tmpfs']))
+    if missing:
+        out.append(finding('runtime.tmpfs', sorted(declared['tmpfs']), running['tmpfs']))
+    return out
+
+
 def compare_container(unit, info, image, refs, ignored_env=DEFAULT_IGNORED_ENV, ignored_labels=DEFAULT_IGNORED_LABELS,
                       images=None):
     """Every drifted field of one running container against the container_spec of its unit."""
@@ -437,6 +519,7 @@ def compare_container(unit, info, image, refs, ignored_env=DEFAULT_IGNORED_ENV, 
     out.extend(compare_limits(spec, info))
     out.extend(compare_health(spec, info, image))
     out.extend(compare_user(spec, info, image))
+    out.extend(compare_runtime(spec, info))
     return out
 
 

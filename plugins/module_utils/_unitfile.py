@@ -688,4 +688,36 @@ def container_spec(unit):
         'secrets': [parse_secret(w) for w in unit.lookup_words(CONTAINER, 'Secret')],
         'pod': _lookup_set(unit, CONTAINER, 'Pod'), 'auto_update': _lookup_set(unit, CONTAINER, 'AutoUpdate'),
         'pull': _lookup_set(unit, CONTAINER, 'Pull'), 'podman_args': podman_args,
+        'runtime': _runtime(unit, podman_args),
+    }
+
+
+def _flag(unit, key):
+    value = _lookup_set(unit, CONTAINER, key)
+    return None if value is None else value.lower() in ('true', 'yes', '1', 'on')
+
+
+def _ulimits(unit):
+    out = {}
+    for word in unit.lookup_words(CONTAINER, 'Ulimit'):
+        name, dummy, limits = word.partition('=')
+        soft, dummy, hard = limits.partition(':')
+        out[name] = (soft, hard or soft)
+    return out
+
+
+def _runtime(unit, podman_args):
+    """The keys of the container's run-time surface a unit sets (None, [] or {} when it does not), as Quadlet passes
+    them to podman: ShmSize=, Ulimit=, WorkingDir=, HostName=, DNS*=, AddHost=, Timezone=, GroupAdd=, RunInit=,
+    StopSignal=, Annotation=, ReadOnly=, Tmpfs= and PodmanArgs=--privileged."""
+    return {
+        'working_dir': _lookup_set(unit, CONTAINER, 'WorkingDir'), 'hostname': _lookup_set(unit, CONTAINER, 'HostName'),
+        'stop_signal': _lookup_set(unit, CONTAINER, 'StopSignal'), 'timezone': _lookup_set(unit, CONTAINER, 'Timezone'),
+        'shm_size': _lookup_set(unit, CONTAINER, 'ShmSize'), 'init': _flag(unit, 'RunInit'),
+        'read_only': _flag(unit, 'ReadOnly'), 'privileged': True if '--privileged' in podman_args else None,
+        'dns': unit.get_all(CONTAINER, 'DNS'), 'dns_search': unit.get_all(CONTAINER, 'DNSSearch'),
+        'dns_options': unit.get_all(CONTAINER, 'DNSOption'), 'add_hosts': unit.lookup_words(CONTAINER, 'AddHost'),
+        'group_add': unit.lookup_words(CONTAINER, 'GroupAdd'), 'ulimits': _ulimits(unit),
+        'annotations': _key_values(unit, CONTAINER, 'Annotation'),
+        'tmpfs': [word.split(':', 1)[0] for word in unit.get_all(CONTAINER, 'Tmpfs')],
     }

@@ -13,7 +13,10 @@ version_added: 0.1.0
 description:
   - Compares every C(.container) unit in the unit directory of O(scope) with the container that runs for it -
     image (tag and digest), command, entrypoint, environment, volumes and their options (ro/rw, SELinux z/Z),
-    published ports, networks, labels, podman memory/CPU limits, health settings and user.
+    published ports, networks, labels, podman memory/CPU limits, health settings and user, and the run-time keys
+    the unit declares (C(runtime.*) - WorkingDir, HostName, StopSignal, Timezone, ShmSize, RunInit, ReadOnly, DNS,
+    DNSSearch, DNSOption, AddHost, GroupAdd, Ulimit, Annotation, Tmpfs; a privileged container is drift unless its
+    unit says C(--privileged)). C(Sysctl=) is not compared (podman's inspect output does not show it).
   - Compares the unit file on disk with what systemd has loaded (a daemon-reload pending) and the systemd cgroup
     limits (C(MemoryMax), C(MemoryHigh), C(MemoryLow), C(MemoryMin), C(CPUQuota), C(CPUWeight)) with the
     C([Service]) section.

@@ -316,3 +316,57 @@ def test_a_service_says_whether_its_unit_carries_the_ownership_label():
     theirs = text.replace('Label=io.homelab.deploy.managed=true\n', '')
     services, dummy = check('inspect_clean.json', units=[unit(theirs)])
     assert services[0]['managed'] is False, 'a unit without the label is not ours to restart'
+
+
+# -- the run-time surface the renderer writes (issue 13 part 1, issue 17 part 7) ----------------------------------
+
+def _surface():
+    base = os.path.join(os.path.dirname(__file__), 'fixtures', 'drift')
+    with open(os.path.join(base, 'surface-web.container')) as handle:
+        unit = parse_unit(handle.read(), filename='/etc/containers/systemd/hlsurf-web.container')
+    with open(os.path.join(base, 'surface-web.inspect.json')) as handle:
+        info = json.load(handle)
+    return container_spec(unit), info
+
+
+def test_a_container_deployed_with_the_whole_surface_has_no_runtime_drift():
+    """The unit and the inspect output of tests/integration/test_stack_container_keys.py's web service on the node:
+    %% in WorkingDir=, SIGINT against podman's name, a ulimit among podman's defaults, its own annotations among
+    podman's: nothing drifted."""
+    spec, info = _surface()
+    assert spec['runtime']['working_dir'] == '/srv/100%%' and spec['runtime']['ulimits']['nofile'] == ('1024', '4096')
+    assert drift.compare_runtime(spec, info) == []
+
+
+@pytest.mark.parametrize('section, key, value, field', [
+    ('Config', 'WorkingDir', '/srv', 'runtime.working_dir'),
+    ('Config', 'Hostname', 'other', 'runtime.hostname'),
+    ('Config', 'StopSignal', 'SIGTERM', 'runtime.stop_signal'),
+    ('Config', 'Timezone', 'UTC', 'runtime.timezone'),
+    ('HostConfig', 'ShmSize', 67108864, 'runtime.shm_size'),
+    ('HostConfig', 'Init', False, 'runtime.init'),
+    ('HostConfig', 'Dns', [], 'runtime.dns'),
+    ('HostConfig', 'DnsSearch', ['other'], 'runtime.dns_search'),
+    ('HostConfig', 'ExtraHosts', ['printer.lan:192.0.2.10'], 'runtime.add_hosts.printer.lan'),
+    ('HostConfig', 'Ulimits', [{'Name': 'RLIMIT_NOFILE', 'Soft': 1024, 'Hard': 1024}], 'runtime.ulimits.nofile'),
+    ('HostConfig', 'GroupAdd', [], 'runtime.group_add'),
+    ('HostConfig', 'Tmpfs', {}, 'runtime.tmpfs'),
+])
+def test_each_runtime_key_that_differs_is_a_finding(section, key, value, field):
+    spec, info = _surface()
+    info[section][key] = value
+    found = drift.compare_runtime(spec, info)
+    assert [f['field'] for f in found] == [field]
+    assert found[0]['remediation'] == 'restart'
+
+
+def test_undeclared_runtime_keys_are_podman_s_defaults_and_not_compared():
+    unit = parse_unit('[Container]\nImage=localhost/hl-web:latest\n', filename='/etc/containers/systemd/a.container')
+    spec, info = container_spec(unit), _surface()[1]
+    assert drift.compare_runtime(spec, info) == [], 'shm, ulimits, init, DNS... of podman are not declared drift'
+    info['HostConfig']['Privileged'] = True
+    assert [f['field'] for f in drift.compare_runtime(spec, info)] == ['runtime.privileged'], \
+        'but a privileged container its unit does not declare is'
+    privileged = container_spec(parse_unit('[Container]\nImage=x\nPodmanArgs=--privileged\n'))
+    info['HostConfig']['Privileged'] = False
+    assert [f['field'] for f in drift.compare_runtime(privileged, info)] == ['runtime.privileged']
