@@ -24,6 +24,7 @@ from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _events as events
 
 display = Display()
@@ -39,6 +40,8 @@ TRAEFIK_KEYS = ('dynamic_dir', 'api_url', 'entrypoints')
 # Traefik settings that are not traefik_route options: the entry points an HTTPS route (tls) listens on and the
 # certificate resolvers Traefik has (the traefik role's homelab_traefik), to refuse a route Traefik could not serve
 TRAEFIK_TLS_KEYS = ('tls_entrypoints', 'cert_resolvers')
+# ...and the forward-auth middlewares it defines (traefik_forward_auth), which count as authentication on a route
+TRAEFIK_AUTH_KEYS = ('auth_middlewares',)
 
 # Connections that run each command as its own process (ssh over its ControlMaster, local), so a copy of one can
 # read the progress file while the module runs on the original
@@ -151,10 +154,10 @@ class ActionModule(ActionBase):
         except Exception:  # pylint: disable=broad-except  # older ansible-core, or no play around the task
             defaults = {}
         base = dict((k, v) for k, v in (defaults or {}).items() if k in TRAEFIK_KEYS)
-        unknown = sorted(set(given) - set(TRAEFIK_KEYS + TRAEFIK_TLS_KEYS))
+        known = TRAEFIK_KEYS + TRAEFIK_TLS_KEYS + TRAEFIK_AUTH_KEYS
+        unknown = sorted(set(given) - set(known))
         if unknown:
-            raise AnsibleActionFail('traefik: unknown key(s) %s (known: %s)'
-                                    % (', '.join(unknown), ', '.join(TRAEFIK_KEYS + TRAEFIK_TLS_KEYS)))
+            raise AnsibleActionFail('traefik: unknown key(s) %s (known: %s)' % (', '.join(unknown), ', '.join(known)))
         return dict(base, **given)
 
     def route_args(self, route, state='present'):
@@ -165,6 +168,10 @@ class ActionModule(ActionBase):
                 args[key] = settings[key]
         if isinstance(args.get('tls'), dict) and state == 'present':
             args['tls'] = self.route_tls(route['name'], args['tls'], settings)
+        if settings.get('auth_middlewares') and state == 'present':
+            # the forward auth the traefik role defines counts as authentication, besides what the route names
+            args['auth_middlewares'] = sorted(set(args.get('auth_middlewares') or traefik.AUTH_MIDDLEWARES)
+                                              | set(settings['auth_middlewares']))
         if state == 'absent':
             args = dict((k, v) for k, v in args.items() if k in ('name', 'dynamic_dir', 'api_url'))
             args['state'] = 'absent'

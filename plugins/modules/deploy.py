@@ -123,7 +123,9 @@ options:
   traefik:
     description:
       - Traefik settings for the routes (C(dynamic_dir), C(api_url), C(entrypoints), and C(tls_entrypoints), the
-        entry points of routes with C(tls) that do not name their own). Unset keys take
+        entry points of routes with C(tls) that do not name their own; C(cert_resolvers), the resolvers Traefik
+        has; C(auth_middlewares), its forward-auth middlewares, which count as authentication on a public route
+        besides M(homelab.deploy.traefik_route)'s own C(auth_middlewares)). Unset keys take
         C(module_defaults) for M(homelab.deploy.traefik_route) (or the C(group/homelab.deploy.traefik) action group),
         else the M(homelab.deploy.traefik_route) defaults; the roles pass C(homelab_traefik) from the
         C(homelab.deploy.traefik) role.

@@ -200,9 +200,68 @@ def _unit_secrets(secrets):
     return values
 
 
+FORWARD_AUTH_KEYS = ('address', 'trust_forward_header', 'response_headers', 'request_headers')
+DEFAULT_RESPONSE_HEADERS = ('Remote-User', 'Remote-Groups', 'Remote-Email', 'Remote-Name')
+LAN_MIDDLEWARE = 'lan-only'
+DEFAULT_LAN_RANGES = ('127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '::1/128',
+                      'fc00::/7', 'fe80::/10')
+HEADER_RE = re.compile(r'^[A-Za-z0-9-]+\Z')
+URL_RE = re.compile(r'^https?://[^\s/]+(/\S*)?\Z')
+
+
+def forward_auth(name, spec):
+    """Traefik's forwardAuth middleware for a traefik_forward_auth entry (Authelia, authentik...): every request is
+    first sent to address; a 2xx lets it through with response_headers copied onto it, anything else (401, a 302 to
+    the login portal) is the answer."""
+    where = 'traefik_forward_auth.%s' % name
+    if not NAME_RE.match(str(name)):
+        _fail(where, 'a middleware name is letters, digits, - and _')
+    if not isinstance(spec, dict):
+        _fail(where, 'must be a mapping with address, got %r' % (spec,))
+    unknown = sorted(set(spec) - set(FORWARD_AUTH_KEYS))
+    if unknown:
+        _fail(where, 'unknown key(s) %s (known: %s)' % (', '.join(unknown), ', '.join(FORWARD_AUTH_KEYS)))
+    if not isinstance(spec.get('address'), str) or not URL_RE.match(spec['address']):
+        _fail(where + '.address', 'must be the http(s) URL of the authorization endpoint, got %r' % (spec.get('address'),))
+    out = {'address': spec['address'], 'trustForwardHeader': bool(spec.get('trust_forward_header', True))}
+    for key, traefik_key, default in (('response_headers', 'authResponseHeaders', DEFAULT_RESPONSE_HEADERS),
+                                      ('request_headers', 'authRequestHeaders', None)):
+        headers = spec.get(key, default)
+        if headers is None:
+            continue
+        if not isinstance(headers, (list, tuple)) or not all(isinstance(h, str) and HEADER_RE.match(h) for h in headers):
+            _fail('%s.%s' % (where, key), 'must be a list of header names, got %r' % (headers,))
+        out[traefik_key] = list(headers)
+    return {'forwardAuth': out}
+
+
+def middlewares(settings):
+    """The shared middlewares file: lan-only (an ipAllowList of lan_ranges), the forward-auth middlewares and the
+    user's own (traefik_middlewares, which may not redefine the role's). Returns (middlewares, auth names@file)."""
+    ranges = settings.get('lan_ranges', DEFAULT_LAN_RANGES)
+    if not isinstance(ranges, (list, tuple)) or not ranges \
+            or not all(isinstance(r, str) and r and not CONTROL_RE.search(r) for r in ranges):
+        _fail('traefik_lan_ranges', 'must be a non-empty list of CIDR ranges, got %r' % (ranges,))
+    out = {LAN_MIDDLEWARE: {'ipAllowList': {'sourceRange': list(ranges)}}}
+    auth = settings.get('forward_auth') or {}
+    if not isinstance(auth, dict):
+        _fail('traefik_forward_auth', 'must be a mapping of middleware name to settings, got %r' % (auth,))
+    for name in sorted(auth):
+        out[name] = forward_auth(name, auth[name])
+    own = settings.get('middlewares') or {}
+    if not isinstance(own, dict):
+        _fail('traefik_middlewares', 'must be a mapping of middleware name to definition, got %r' % (own,))
+    clash = sorted(set(own) & set(out))
+    if clash:
+        _fail('traefik_middlewares', 'defines %s, which the role defines (lan-only, traefik_forward_auth)' % ', '.join(clash))
+    out.update(own)
+    return out, ['%s@file' % name for name in sorted(auth)]
+
+
 def static_layout(settings):
     """The static configuration and the container settings for the traefik role's variables (see the filter)."""
     specs = _check_settings(settings)
+    shared, auth_names = middlewares(settings)
     resolvers, bundles = {}, {}
     for name in sorted(specs):
         resolvers[name], bundle = resolver(name, specs[name])
@@ -230,4 +289,5 @@ def static_layout(settings):
         'secrets': _unit_secrets(settings.get('env_secrets') or {}),
         'tls_entrypoints': [TLS_ENTRYPOINT] if settings.get('https') else [],
         'cert_resolvers': sorted(resolvers),
+        'middlewares': shared, 'auth_middlewares': auth_names,
     }

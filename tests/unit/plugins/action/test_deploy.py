@@ -305,3 +305,13 @@ def test_removing_an_https_route_needs_no_https_entry_point():
     dummy, calls = run({'plan': plan, 'state': 'absent', 'traefik': {'tls_entrypoints': [], 'cert_resolvers': []}},
                        {action.APPLY: [dict(APPLIED, routes={'demo-web': {'action': 'remove'}})]})
     assert calls[0][1]['routes'] == [{'name': 'demo-web', 'state': 'absent'}]
+
+
+def test_the_forward_auth_traefik_defines_counts_as_authentication_on_the_routes():
+    plan = dict(PLAN, routes=[dict(PLAN['routes'][0]), dict(PLAN['routes'][0], name='demo-own', auth_middlewares=['x@file'])])
+    dummy, calls = run({'plan': plan, 'traefik': {'auth_middlewares': ['sso@file']}}, {action.APPLY: [ROUTED]})
+    routes = dict((r['name'], r) for r in calls[0][1]['routes'])
+    assert routes['demo-web']['auth_middlewares'] == ['authelia@file', 'authentik@file', 'sso@file']
+    assert routes['demo-own']['auth_middlewares'] == ['sso@file', 'x@file']
+    dummy, calls = run({'plan': plan}, {action.APPLY: [ROUTED]})
+    assert 'auth_middlewares' not in dict((r['name'], r) for r in calls[0][1]['routes'])['demo-web']

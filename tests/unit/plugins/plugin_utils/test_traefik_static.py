@@ -111,3 +111,38 @@ def test_the_filter_raises_a_filter_error():
         flt.traefik_static(dict(BASE, https_redirect='x'))
     with pytest.raises(AnsibleFilterError, match='a mapping'):
         flt.traefik_static([])
+
+
+# -- shared middlewares: the LAN allow-list and forward auth (issue 14 parts 4 and 5) -----------------------------
+
+def test_the_shared_middlewares_hold_the_lan_allow_list_forward_auth_and_the_user_s_own():
+    out = layout(lan_ranges=['192.168.1.0/24'], middlewares={'security-headers': {'headers': {'frameDeny': True}}},
+                 forward_auth={'authelia': {'address': 'http://sso-authelia:9091/api/authz/forward-auth'},
+                               'authentik': {'address': 'http://ak:9000/outpost.goauthentik.io/auth/traefik',
+                                             'trust_forward_header': False, 'response_headers': ['X-authentik-username']}})
+    assert out['middlewares']['lan-only'] == {'ipAllowList': {'sourceRange': ['192.168.1.0/24']}}
+    assert out['middlewares']['authelia'] == {'forwardAuth': {
+        'address': 'http://sso-authelia:9091/api/authz/forward-auth', 'trustForwardHeader': True,
+        'authResponseHeaders': ['Remote-User', 'Remote-Groups', 'Remote-Email', 'Remote-Name']}}
+    assert out['middlewares']['authentik']['forwardAuth'] == {
+        'address': 'http://ak:9000/outpost.goauthentik.io/auth/traefik', 'trustForwardHeader': False,
+        'authResponseHeaders': ['X-authentik-username']}
+    assert out['middlewares']['security-headers'] == {'headers': {'frameDeny': True}}
+    assert out['auth_middlewares'] == ['authelia@file', 'authentik@file']
+    assert layout()['auth_middlewares'] == [] and list(layout()['middlewares']) == ['lan-only']
+
+
+@pytest.mark.parametrize('changes, fragment', [
+    ({'forward_auth': {'sso': {'address': 'not-a-url'}}}, 'traefik_forward_auth.sso.address: must be the http(s) URL'),
+    ({'forward_auth': {'sso': {'address': 'http://a', 'cookie': 1}}}, 'traefik_forward_auth.sso: unknown key(s) cookie'),
+    ({'forward_auth': {'bad name': {'address': 'http://a'}}}, 'traefik_forward_auth.bad name: a middleware name'),
+    ({'forward_auth': {'sso': {'address': 'http://a', 'response_headers': ['Remote User']}}},
+     'traefik_forward_auth.sso.response_headers: must be a list of header names'),
+    ({'middlewares': {'lan-only': {'headers': {}}}}, 'traefik_middlewares: defines lan-only, which the role defines'),
+    ({'lan_ranges': '10.0.0.0/8'}, 'traefik_lan_ranges: must be a non-empty list of CIDR ranges'),
+    ({'lan_ranges': []}, 'traefik_lan_ranges: must be a non-empty list of CIDR ranges'),
+])
+def test_bad_shared_middleware_settings_are_refused_naming_the_variable(changes, fragment):
+    with pytest.raises(st.StaticConfigError) as raised:
+        layout(**changes)
+    assert fragment in str(raised.value)
