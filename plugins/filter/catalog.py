@@ -289,7 +289,7 @@ def plan_lines(plan):
 
 
 ROUTE_KEYS = ('name', 'hostname', 'path_prefix', 'rule', 'urls', 'middlewares', 'entrypoints', 'priority', 'pass_host_header',
-              'tls', 'public', 'lan_middleware')
+              'tls', 'public', 'lan_middleware', 'define_middlewares')
 
 
 def route_args(routes):

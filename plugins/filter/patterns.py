@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
 
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _binds, _render
+from ansible_collections.homelab.deploy.plugins.plugin_utils._traefik_static import forward_auth
 from ansible_collections.homelab.deploy.plugins.plugin_utils._yaml import bounded, load_yaml
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -593,6 +594,11 @@ def _route(ctx, pattern, auth_middleware, required_middlewares):
     tls = _render.route_tls(security.get('tls'))
     if tls is not None:
         route['tls'] = tls
+    auth = security.get('forward_auth')
+    if auth:
+        spec = {'address': 'http://%s-%s:%d%s' % (ctx['instance'], routing['service'], routing['port'], auth['path'])}
+        spec.update((key, auth[key]) for key in ('trust_forward_header', 'response_headers') if key in auth)
+        route['define_middlewares'] = [{'name': auth['name'], 'config': forward_auth(auth['name'], spec)}]
     return route
 
 

@@ -123,6 +123,11 @@ options:
         description: The allow-list of a non-public route (M(homelab.deploy.traefik_route)'s C(lan_middleware)).
         type: str
         default: lan-only@file
+      define_middlewares:
+        description: Middlewares the route file defines, as M(homelab.deploy.traefik_route) takes them.
+        type: list
+        elements: dict
+        default: []
       tls:
         description:
           - HTTPS of the route, as M(homelab.deploy.traefik_route) takes it (O(homelab.deploy.traefik_route#module:tls)).
@@ -310,6 +315,7 @@ def argument_spec():
         tls=_route.route_spec()['tls'],
         public=dict(type='bool', default=True),
         lan_middleware=dict(type='str', default=traefik.LAN_MIDDLEWARE),
+        define_middlewares=_route.route_spec()['define_middlewares'],
     )
     return dict(
         names=dict(type='list', elements='str', default=[]),

@@ -435,7 +435,7 @@ def managed_text(sections, scope):
 
 # -- plan --------------------------------------------------------------------------------------------
 
-ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priority', 'middlewares', 'urls',
+ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priority', 'middlewares', 'define_middlewares', 'urls',
               'public', 'required_middlewares', 'auth', 'auth_reason', 'auth_middlewares', 'pass_host_header', 'tls')
 CHECK_KEYS = ('name', 'container', 'command', 'stdout_regex', 'http', 'retries', 'delay')
 

@@ -82,3 +82,18 @@ def test_a_catalog_entry_passes_its_auth_reason_to_the_pattern():
     with pytest.raises(AnsibleFilterError) as raised:
         cf.render_entry(entry, {'controllers': []})
     assert 'security.auth_reason' in str(raised.value)
+
+
+def test_the_authentication_pattern_defines_the_forward_auth_middleware_in_its_route_file():
+    route = pf.pattern_render(pf.pattern_load('authentication-stack'), 'sso', controllers=ALL)['route']
+    assert route['define_middlewares'] == [{'name': 'authelia', 'config': {'forwardAuth': {
+        'address': 'http://sso-authelia:9091/api/authz/forward-auth', 'trustForwardHeader': True,
+        'authResponseHeaders': ['Remote-User', 'Remote-Groups', 'Remote-Email', 'Remote-Name']}}}]
+    spec = dict({'entrypoints': ['web'], 'urls': route['urls'], 'lan_middleware': 'lan-only@file'}, **route)
+    config = traefik.render_config(spec)
+    assert config['http']['middlewares']['authelia']['forwardAuth']['address'].startswith('http://sso-authelia:9091')
+    assert traefik.manifest_of(config)['middlewares'] == ['authelia']
+    # the plan carries it to traefik_route, and the drift check renders the same file from the catalog's route keys
+    plan = pf.pattern_plan(pf.pattern_render(pf.pattern_load('authentication-stack'), 'sso', controllers=ALL))
+    assert plan['routes'][0]['define_middlewares'] == route['define_middlewares']
+    assert cf.route_args([route])[0]['define_middlewares'] == route['define_middlewares']
