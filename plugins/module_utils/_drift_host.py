@@ -16,7 +16,7 @@ from ansible_collections.homelab.deploy.plugins.module_utils import _drift as dr
 from ansible_collections.homelab.deploy.plugins.module_utils import _podman as podman
 from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet as quadlet
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
-from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError, container_spec, parse_unit
+from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError, container_spec, parse_with_dropins
 
 try:
     import yaml
@@ -65,7 +65,7 @@ class DriftChecker(object):
             base, unit_type, dummy = quadlet.split_name(filename)
             path = os.path.join(directory, filename)
             try:
-                unit = parse_unit(quadlet.read_text(path) or '', path)
+                unit, dummy = parse_with_dropins(path, quadlet.read_text)  # what Quadlet reads: drop-ins merged
                 if unit_type in ('volume', 'network'):
                     refs[filename] = quadlet.object_name(base, unit_type, unit)
                 elif unit_type == 'container' and self.wanted(filename):

@@ -25,6 +25,7 @@ Behaviour copied from Quadlet on purpose, quirks included:
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import posixpath
 import re
 
@@ -84,6 +85,13 @@ class UnitFile(object):
 
     def _as_pairs(self):
         return [(name, list(self._sections[name])) for name in self._order]
+
+    def merge(self, other):
+        """Append a drop-in's entries to this unit, section by section, as Quadlet merges a .conf file: a key the
+        drop-in sets again wins for single-value keys, adds to list keys, and an empty value resets them."""
+        for name, entries in other._as_pairs():
+            self._ensure_section(name).extend(entries)
+        return self
 
     def sections(self):
         """Section names in order of first appearance (repeated headers are merged)."""
@@ -198,6 +206,43 @@ def parse_unit(text, filename=None):
     for lineno, line in _logical_lines(_as_text(text, filename)):
         current = _parse_line(unit, current, line, lineno)
     return unit
+
+
+def dropin_dirs(filename):
+    """The drop-in directories Quadlet reads for a unit file name, least specific first: the top-level type
+    directory (container.d), the names truncated after each dash (foo-.container.d, foo-bar-.container.d), a
+    template's (foo@.container.d for foo@x.container), and the unit's own (foo-bar-baz.container.d)."""
+    base, dot, unit_type = filename.rpartition('.')
+    if not dot:
+        return []
+    dirs = ['%s.d' % unit_type]
+    name, at, instance = base.partition('@')
+    parts = name.split('-')
+    dirs += ['%s-.%s.d' % ('-'.join(parts[:i]), unit_type) for i in range(1, len(parts))]
+    if at and instance:
+        dirs.append('%s@.%s.d' % (name, unit_type))
+    dirs.append('%s.d' % filename)
+    return dirs
+
+
+def parse_with_dropins(path, read_text):
+    """The unit at path with its drop-ins (*.conf in dropin_dirs beside it) merged in alphabetical order of their
+    file names; a drop-in further down the hierarchy replaces one of the same name further up. read_text(path)
+    returns a file's text or None. Returns (unit, the drop-in paths merged)."""
+    directory, filename = posixpath.split(path)
+    unit = parse_unit(read_text(path) or '', path)
+    chosen = {}
+    for sub in dropin_dirs(filename):
+        folder = posixpath.join(directory, sub)
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                if name.endswith('.conf'):
+                    chosen[name] = posixpath.join(folder, name)
+    merged = []
+    for name in sorted(chosen):
+        unit.merge(parse_unit(read_text(chosen[name]) or '', chosen[name]))
+        merged.append(chosen[name])
+    return unit, merged
 
 
 def _format_sections(pairs):

@@ -816,3 +816,39 @@ def test_command_is_the_last_exec_split_into_words(body, expected):
 ])
 def test_container_spec_fields(body, key, expected):
     assert spec_of(body)[key] == expected
+
+
+# -- drop-ins, merged as Quadlet merges them (issue 17 part 7) -------------------------------------------------
+
+def test_dropin_dirs_follow_quadlet_s_hierarchy():
+    assert uf.dropin_dirs('foo-bar-baz.container') == [
+        'container.d', 'foo-.container.d', 'foo-bar-.container.d', 'foo-bar-baz.container.d']
+    assert uf.dropin_dirs('web@blue.container') == ['container.d', 'web@.container.d', 'web@blue.container.d']
+    assert uf.dropin_dirs('data.volume') == ['volume.d', 'data.volume.d']
+
+
+def test_dropins_are_merged_in_name_order_and_the_most_specific_wins(tmp_path):
+    (tmp_path / 'web-app.container').write_text('[Container]\nImage=localhost/hl-web:1\nEnvironment=A=base B=base\n')
+    for folder, name, text in (('container.d', '10-env.conf', '[Container]\nEnvironment=A=top\n'),
+                               ('web-.container.d', '10-env.conf', '[Container]\nEnvironment=A=dash\n'),
+                               ('web-app.container.d', '20-image.conf', '[Container]\nImage=localhost/hl-web:2\n'),
+                               ('web-app.container.d', 'notes.txt', '[Container]\nImage=ignored\n'),
+                               ('container.d', '05-label.conf', '[Container]\nLabel=team=ops\n')):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / name).write_text(text)
+
+    def read(path):
+        with open(path) as handle:
+            return handle.read()
+    def read_or_unit(path):
+        return '[Container]\nImage=x\n' if path.endswith('other.container') else read(path)
+    unit, merged = uf.parse_with_dropins(str(tmp_path / 'web-app.container'), read)
+    assert [p.rsplit('/', 2)[-2:] for p in merged] == [['container.d', '05-label.conf'], ['web-.container.d', '10-env.conf'],
+                                                       ['web-app.container.d', '20-image.conf']]
+    spec = uf.container_spec(unit)
+    assert spec['image'] == 'localhost/hl-web:2'
+    assert spec['env'] == {'A': 'dash', 'B': 'base'}, 'web-.container.d/10-env.conf replaced container.d/10-env.conf'
+    assert spec['labels'] == {'team': 'ops'}
+    other, merged = uf.parse_with_dropins(str(tmp_path / 'other.container'), read_or_unit)
+    assert [p.rsplit('/', 1)[-1] for p in merged] == ['05-label.conf', '10-env.conf'], 'only the top-level ones'
+    assert uf.container_spec(other)['env'] == {'A': 'top'}

@@ -1,0 +1,32 @@
+# -*- coding: utf-8 -*-
+"""drift_check reads what Quadlet reads (issue 17 part 7): a drop-in beside a deployed unit (NAME.container.d/*.conf)
+that sets an environment variable and a label is merged like Quadlet merges it, so the container that runs with
+them is not drift; the same container with the drop-in removed on disk but still running with it is.
+"""
+from test_miniflux import drift
+from test_stack_events import on_node, run_role
+
+STACK = {'schema_version': 1, 'name': 'hldrop', 'services': {'web': {
+    'image': 'localhost/hl-web:latest', 'wait_for': {'timeout': 40}, 'environment': {'HL_WEB_MESSAGE': 'from the unit'}}}}
+DROPIN_DIR = '/etc/containers/systemd/hldrop-web.container.d'
+
+
+def test_a_dropin_is_part_of_the_declared_unit(inventory):
+    try:
+        rc, events, out = run_role(inventory, {'stack_definition': STACK})
+        assert rc == 0, out[-3000:]
+        written = on_node('sh', '-c', "mkdir -p %s && printf '[Container]\\nEnvironment=HL_WEB_MESSAGE=from-the-drop-in\\n"
+                          "Label=com.example.team=ops\\n' > %s/10-local.conf && systemctl daemon-reload && "
+                          "systemctl restart hldrop-web.service" % (DROPIN_DIR, DROPIN_DIR))
+        assert written.returncode == 0, written.stderr
+        env = on_node('podman', 'exec', 'hldrop-web', 'sh', '-c', 'echo "$HL_WEB_MESSAGE"').stdout.strip()
+        assert env == 'from-the-drop-in', 'Quadlet merged the drop-in'
+        found = drift(inventory, ['hldrop-web.container'])
+        assert not found['drifted'], found['summary']
+        on_node('rm', '-rf', DROPIN_DIR)
+        found = drift(inventory, ['hldrop-web.container'])
+        fields = [f['field'] for s in found['services'] for f in s.get('fields', [])]
+        assert 'env.HL_WEB_MESSAGE' in fields and 'labels.com.example.team' in fields, fields
+    finally:
+        on_node('rm', '-rf', DROPIN_DIR)
+        run_role(inventory, {'stack_definition': STACK, 'stack_state': 'absent', 'stack_purge': True})
