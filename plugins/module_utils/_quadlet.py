@@ -398,11 +398,16 @@ class UnitStore(object):
 
 
 def read_text(path):
+    """A unit file's text, None when it cannot be read; UnitFileError when it is not UTF-8 (as systemd reads it)."""
     try:
         with open(path, 'rb') as handle:
-            return handle.read().decode('utf-8')
+            data = handle.read()
     except (IOError, OSError):
         return None
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        raise UnitFileError('not valid UTF-8 (%s)' % exc, filename=path)
 
 
 def is_job(unit):

@@ -512,7 +512,8 @@ def parse_volume(value):
     if len(parts) == 1:
         source, target, options = None, parts[0], []
     else:
-        source, target = parts[0], parts[1]
+        # an empty source (Volume=:/data) is an anonymous volume, as podman makes it
+        source, target = parts[0] or None, parts[1]
         options = [o for o in parts[2].split(',') if o] if len(parts) == 3 else []
     options = sorted(options, key=_option_order)
     return {'source': source, 'target': target, 'options': options, 'mode': 'ro' if 'ro' in options else 'rw'}
@@ -612,6 +613,44 @@ def _container_name(unit):
     return _resolve_specifiers(name, _service_name(unit))
 
 
+_MOUNT_RELABEL = {'shared': 'z', 'private': 'Z'}
+
+
+def parse_mount(value):
+    """A Mount= value (type=bind|volume,source=..,destination=..,ro,relabel=..) as parse_volume's dict, or None for
+    the types drift does not model as volumes (tmpfs, image, devpts...)."""
+    fields = {}
+    for part in split_words(value.replace(',', ' ')) if value else []:
+        key, sep, item = part.partition('=')
+        fields[key.lower()] = item if sep else 'true'
+    kind = fields.get('type', 'volume')
+    if kind not in ('bind', 'volume'):
+        return None
+    source = fields.get('source') or fields.get('src')
+    target = fields.get('destination') or fields.get('dst') or fields.get('target')
+    if not target:
+        raise UnitFileError('Mount=%s: no destination' % value)
+    readonly = fields.get('ro', fields.get('readonly', 'false')).lower() in ('true', '1', 'yes')
+    options = (['ro'] if readonly else []) + ([_MOUNT_RELABEL[fields['relabel']]] if fields.get('relabel') in _MOUNT_RELABEL else [])
+    return {'source': source or None, 'target': target, 'options': sorted(options, key=_option_order),
+            'mode': 'ro' if readonly else 'rw'}
+
+
+def _pod(unit):
+    pod = _lookup_set(unit, CONTAINER, 'Pod')
+    if pod and not pod.endswith('.pod'):
+        raise UnitFileError('Pod=%s: Quadlet takes a .pod unit only (Pod=%s.pod)' % (pod, pod), filename=unit.filename)
+    return pod
+
+
+def _entrypoint(unit):
+    """Entrypoint= as Quadlet passes it: None when unset, '' for an empty Entrypoint= (--entrypoint=, which clears the
+    image's entrypoint)."""
+    if not unit.has(CONTAINER, 'Entrypoint'):
+        return None
+    return _lookup(unit, CONTAINER, 'Entrypoint') or ''
+
+
 def _volumes(unit):
     volumes = []
     for value in unit.get_all(CONTAINER, 'Volume'):
@@ -619,6 +658,12 @@ def _volumes(unit):
         if volume['source'] and volume['source'].startswith('.'):
             volume['source'] = _absolute(unit, volume['source'])
         volumes.append(volume)
+    for value in unit.get_all(CONTAINER, 'Mount'):
+        mount = parse_mount(value)
+        if mount is not None:
+            if mount['source'] and mount['source'].startswith('.'):
+                mount['source'] = _absolute(unit, mount['source'])
+            volumes.append(mount)
     return volumes
 
 
@@ -722,7 +767,7 @@ def container_spec(unit):
     limits = _limits(unit, podman_args)
     return {
         'name': _container_name(unit), 'image': image, 'rootfs': rootfs,
-        'command': _command(unit), 'entrypoint': _lookup_set(unit, CONTAINER, 'Entrypoint'),
+        'command': _command(unit), 'entrypoint': _entrypoint(unit),
         'env': _key_values(unit, CONTAINER, 'Environment'),
         'env_files': [_absolute(unit, p) for p in unit.lookup_words(CONTAINER, 'EnvironmentFile')],
         'volumes': _volumes(unit),
@@ -731,7 +776,7 @@ def container_spec(unit):
         'labels': _key_values(unit, CONTAINER, 'Label'),
         'memory': limits['memory'], 'cpu': limits['cpu'], 'health': _health(unit), 'user': _user(unit),
         'secrets': [parse_secret(w) for w in unit.lookup_words(CONTAINER, 'Secret')],
-        'pod': _lookup_set(unit, CONTAINER, 'Pod'), 'auto_update': _lookup_set(unit, CONTAINER, 'AutoUpdate'),
+        'pod': _pod(unit), 'auto_update': _lookup_set(unit, CONTAINER, 'AutoUpdate'),
         'pull': _lookup_set(unit, CONTAINER, 'Pull'), 'podman_args': podman_args,
         'runtime': _runtime(unit, podman_args),
     }

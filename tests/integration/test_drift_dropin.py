@@ -30,3 +30,40 @@ def test_a_dropin_is_part_of_the_declared_unit(inventory):
     finally:
         on_node('rm', '-rf', DROPIN_DIR)
         run_role(inventory, {'stack_definition': STACK, 'stack_state': 'absent', 'stack_purge': True})
+
+
+HAND = """[Unit]
+Description=a unit written by hand
+
+[Container]
+Image=localhost/busybox:latest
+ContainerName=hlhand
+Entrypoint=
+Exec=/bin/httpd -f -p 8098 -h /data
+Mount=type=bind,source=/srv/hlhand,destination=/data,ro=true
+Volume=:/cache
+Network=none
+
+[Service]
+Restart=always
+"""
+
+
+def test_a_hand_written_unit_with_an_empty_entrypoint_a_mount_and_an_anonymous_volume_has_no_drift(inventory):
+    """Before, an empty Entrypoint= read as unset (a false entrypoint drift), Mount= was not read (an undeclared
+    volume) and Volume=:/data had the source '' (a false source drift)."""
+    try:
+        written = on_node('sh', '-c', "mkdir -p /srv/hlhand && cat > /etc/containers/systemd/hlhand.container <<'EOF'\n%sEOF\n"
+                          "systemctl daemon-reload && systemctl start hlhand.service && sleep 2 && "
+                          "systemctl is-active hlhand.service" % HAND)
+        assert written.returncode == 0, (written.stdout, written.stderr)
+        found = drift(inventory, ['hlhand.container'])
+        assert not found['drifted'], found['services']
+        # and a real difference still shows: the bind mounted read-write by hand
+        on_node('sh', '-c', 'sed -i "s/,ro=true//" /etc/containers/systemd/hlhand.container')
+        found = drift(inventory, ['hlhand.container'])
+        fields = [f['field'] for s in found['services'] for f in s.get('fields', [])]
+        assert 'volumes./data.mode' in fields, fields
+    finally:
+        on_node('sh', '-c', 'systemctl stop hlhand.service; rm -f /etc/containers/systemd/hlhand.container; '
+                'systemctl daemon-reload; rm -rf /srv/hlhand')

@@ -370,3 +370,21 @@ def test_undeclared_runtime_keys_are_podman_s_defaults_and_not_compared():
     privileged = container_spec(parse_unit('[Container]\nImage=x\nPodmanArgs=--privileged\n'))
     info['HostConfig']['Privileged'] = False
     assert [f['field'] for f in drift.compare_runtime(privileged, info)] == ['runtime.privileged']
+
+
+def test_an_empty_entrypoint_is_no_entrypoint_drift():
+    spec = container_spec(parse_unit('[Container]\nImage=localhost/hl-web:latest\nEntrypoint=\nExec=/bin/httpd -f\n'))
+    info = {'Config': {'Cmd': ['/bin/httpd', '-f'], 'Entrypoint': []}}
+    image = {'Config': {'Entrypoint': ['/bin/hl-web'], 'Cmd': ['serve']}}
+    assert drift.compare_command(spec, info, image) == []
+    info['Config']['Entrypoint'] = ['/bin/hl-web']
+    assert [f['field'] for f in drift.compare_command(spec, info, image)] == ['entrypoint']
+
+
+def test_a_non_utf8_unit_is_a_clear_error_not_a_traceback(tmp_path):
+    from ansible_collections.homelab.deploy.plugins.module_utils import _quadlet as quadlet
+    from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError
+    path = tmp_path / 'bad.container'
+    path.write_bytes(b'[Container]\nImage=x\nEnvironment=A=\xff\n')
+    with pytest.raises(UnitFileError, match='not valid UTF-8'):
+        quadlet.read_text(str(path))

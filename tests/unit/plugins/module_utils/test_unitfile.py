@@ -852,3 +852,28 @@ def test_dropins_are_merged_in_name_order_and_the_most_specific_wins(tmp_path):
     other, merged = uf.parse_with_dropins(str(tmp_path / 'other.container'), read_or_unit)
     assert [p.rsplit('/', 1)[-1] for p in merged] == ['05-label.conf', '10-env.conf'], 'only the top-level ones'
     assert uf.container_spec(other)['env'] == {'A': 'top'}
+
+
+def test_an_empty_entrypoint_clears_the_image_s_and_is_not_unset():
+    assert spec_of('Entrypoint=')['entrypoint'] == ''
+    assert spec_of('')['entrypoint'] is None
+    assert spec_of('Entrypoint=/bin/sh\nEntrypoint=')['entrypoint'] == ''
+
+
+def test_an_empty_volume_source_is_an_anonymous_volume():
+    assert spec_of('Volume=:/data')['volumes'] == [{'source': None, 'target': '/data', 'options': [], 'mode': 'rw'}]
+
+
+def test_mount_bind_and_volume_are_volumes_tmpfs_is_not():
+    volumes = spec_of('Mount=type=bind,source=/srv/x,destination=/data,ro=true,relabel=private\n'
+                      'Mount=type=volume,src=cache.volume,dst=/cache\nMount=type=tmpfs,destination=/tmp')['volumes']
+    assert volumes == [{'source': '/srv/x', 'target': '/data', 'options': ['ro', 'Z'], 'mode': 'ro'},
+                       {'source': 'cache.volume', 'target': '/cache', 'options': [], 'mode': 'rw'}]
+    with pytest.raises(uf.UnitFileError, match='no destination'):
+        spec_of('Mount=type=bind,source=/srv/x')
+
+
+def test_a_pod_that_is_not_a_pod_unit_is_refused_like_quadlet_refuses_it():
+    assert spec_of('Pod=web.pod')['pod'] == 'web.pod'
+    with pytest.raises(uf.UnitFileError, match=r'Pod=web: Quadlet takes a \.pod unit only'):
+        spec_of('Pod=web')
