@@ -143,8 +143,36 @@ def _registry():
     return _SCHEMA_CACHE['registry']
 
 
+MAX_INT = 2 ** 63
+_END_ANCHOR_RE = re.compile(r'(?<!\\)\$\Z')
+
+
+def _number_problems(value, path=''):
+    """Integers no key takes (beyond 64 bits): refused before the schema, whose messages would try to print
+    them (a 5000-digit integer makes Python refuse the conversion)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
+        return [(path, 'a number of %d bits is larger than any key takes' % value.bit_length())]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _number_problems(item, '%s.%s' % (path, key) if path else str(key))]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _number_problems(item, '%s[%d]' % (path, index))]
+    return []
+
+
+def _anchored_pattern(validator, pattern, instance, schema):
+    """JSON Schema's pattern keyword with a final $ read as the end of the text: Python's $ also matches before a
+    trailing newline, so 'web\\n' would pass ^[a-z]+$ and reach a unit name."""
+    if validator.is_type(instance, 'string') and not re.search(_END_ANCHOR_RE.sub(r'\\Z', pattern), instance):
+        yield _require_jsonschema().ValidationError('%r does not match %r' % (instance, pattern))
+
+
 def schema_problems(data, schema):
-    validator_cls = _require_jsonschema().validators.validator_for(schema)
+    problems = _number_problems(data)
+    if problems:
+        return sorted(set(problems))
+    jsonschema = _require_jsonschema()
+    base = jsonschema.validators.validator_for(schema)
+    validator_cls = jsonschema.validators.extend(base, {'pattern': _anchored_pattern})
     validator = validator_cls(schema, registry=_registry())
     problems = set(_error_reason(e) for e in validator.iter_errors(data))
     return sorted(problems)
