@@ -14,6 +14,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.homelab.deploy.plugins.filter import patterns
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
+from ansible_collections.homelab.deploy.plugins.module_utils import _unitfile as unitfile
 from ansible_collections.homelab.deploy.plugins.module_utils._podman import mask_secrets
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _binds, _render
 
@@ -219,13 +220,25 @@ def _running_units(units):
     return dict((u['unit_name'], u.get('content')) for u in units or [] if u.get('unit_name'))
 
 
-def _managed_instances(containers):
-    """{instance: [container names]} of containers labelled as managed by this collection."""
+def _managed_instances(containers, on_host=None):
+    """{instance: [container or unit names]} of what carries this collection's ownership labels: containers, and
+    container units on the host (a stopped service has no container, as Quadlet removes it, but its unit stays)."""
     out = {}
     for entry in containers or []:
         labels = entry.get('Labels') or {}
         if labels.get(MANAGED_LABEL) == 'true' and labels.get(INSTANCE_LABEL):
             out.setdefault(labels[INSTANCE_LABEL], []).append((entry.get('Names') or [entry.get('Id')])[0])
+    for name, text in sorted((on_host or {}).items()):
+        if not name.endswith('.container') or not text:
+            continue
+        try:
+            labels = unitfile.container_spec(unitfile.parse_unit(text, name))['labels']
+        except unitfile.UnitFileError:
+            continue  # a unit that does not parse is nobody's we could remove safely
+        if labels.get(MANAGED_LABEL) == 'true' and labels.get(INSTANCE_LABEL):
+            names = out.setdefault(labels[INSTANCE_LABEL], [])
+            if name not in names:
+                names.append(name)
     return out
 
 
@@ -262,7 +275,8 @@ def catalog_plan(catalog, units=None, containers=None, allow_remove_all=False, *
     """
     if not isinstance(catalog, list):
         raise AnsibleFilterError('catalog_plan expects the list catalog_load returns, got %s' % type(catalog).__name__)
-    on_host, managed = _running_units(units), _managed_instances(containers)
+    on_host = _running_units(units)
+    managed = _managed_instances(containers, on_host)
     items = [plan_entry(entry, on_host, managed, options) for entry in catalog]
     by_action = dict((action, [i['name'] for i in items if i['action'] == action])
                      for action in ('deploy', 'update', 'remove', 'unchanged', 'absent'))

@@ -144,9 +144,21 @@ def test_plan_deploy_update_remove_unchanged():
 
 
 def test_removal_needs_managed_objects():
+    # unit files of the same names that someone else wrote (no ownership label): never removed
+    foreign = [dict(u, content=u['content'].replace('io.homelab.deploy.managed=true', 'com.example.owner=me'))
+               for u in host_units([entry(), entry(metadata__name='keep')])]
+    plan = cf.catalog_plan([entry(metadata__deployed=False), entry(metadata__name='keep')],
+                           units=foreign, containers=[], controllers=[])
+    assert plan['remove'] == [] and plan['services'][0]['action'] == 'absent'
+
+
+def test_a_stopped_service_is_removed_too():
+    """Stopped, its container is gone (Quadlet runs it with --rm) but its labelled unit is not: it is the
+    collection's and is removed (before, the plan said absent and the units stayed enabled)."""
     plan = cf.catalog_plan([entry(metadata__deployed=False), entry(metadata__name='keep')],
                            units=host_units([entry(), entry(metadata__name='keep')]), containers=[], controllers=[])
-    assert plan['remove'] == [] and plan['services'][0]['action'] == 'absent'
+    assert plan['remove'] == ['web'] and plan['services'][0]['diff'] == {'web-app.container': 'remove (data kept)'}
+    assert plan['unknown'] == []
 
 
 def test_removing_everything_is_refused_without_opt_in():
