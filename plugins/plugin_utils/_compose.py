@@ -880,8 +880,9 @@ def _route_from(conv, router, hostname, spec, ports, svc, key, out):
     if path:
         route['path_prefix'] = path.group(1)
     out['route'] = route
-    conv.note('%s.labels.%srule' % (key, base), 'approximated', 'route %s -> port %s, public: true (the middleware '
-              'policy of traefik_route applies; set public: false for a route only the trusted network reaches). '
+    conv.note('%s.labels.%srule' % (key, base), 'approximated', 'route %s -> port %s, public: true: the deploy '
+              'refuses it until you add an authentication middleware (authelia@file) to route.middlewares, or '
+              'auth: none with auth_reason for an app with its own login, or set public: false (LAN only). '
               'Entry points and middlewares of the labels are not imported'
               % (hostname + route.get('path_prefix', ''), port))
     used = {base + 'rule'} | set('traefik.http.services.%s.loadbalancer.server.port' % s for s in ports)
