@@ -18,6 +18,7 @@ esac
 """
 STACK = {'schema_version': 1, 'name': 'hlauth', 'services': {
     'auth': {'image': 'localhost/busybox:latest', 'entrypoint': ['/bin/httpd'], 'command': '-f -p 9091 -h /www',
+             'init': True,  # busybox httpd as PID 1 ignores SIGTERM
              'configs': [{'target': '/www/cgi-bin/auth', 'content': AUTH_CGI, 'mode': '0755'}],
              'route': {'hostname': 'auth.hl.test', 'port': 9091, 'middlewares': ['security-headers@file'],
                        'auth': 'none', 'auth_reason': 'the login portal: forward auth sends people here'}},
