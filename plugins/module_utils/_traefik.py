@@ -265,6 +265,13 @@ def _check_health_check(spec):
 
 def _check_middleware_body(item):
     where = 'define_middlewares[%s]' % item.get('name')
+    given = [key for key in ('headers', 'basic_auth', 'config') if item.get(key) is not None]
+    if len(given) != 1:
+        return ['%s: give exactly one of headers, basic_auth or config' % where]
+    if not isinstance(item[given[0]], dict):
+        return ['%s: %s must be a mapping' % (where, given[0])]
+    if given[0] == 'basic_auth' and not isinstance(item['basic_auth'].get('users'), list):
+        return ['%s: basic_auth needs users, a list of user:hash' % where]
     if item.get('headers') is not None and not item['headers']:
         # Traefik's file parser refuses an empty headers block and then stops reloading the whole directory.
         return ['%s: headers must set at least one option' % where]

@@ -124,7 +124,9 @@ options:
         type: str
         default: lan-only@file
       define_middlewares:
-        description: Middlewares the route file defines, as M(homelab.deploy.traefik_route) takes them.
+        description:
+          - Middlewares the route file defines, as M(homelab.deploy.traefik_route) takes them (C(name), and
+            C(headers), C(basic_auth) or C(config)).
         type: list
         elements: dict
         default: []
@@ -315,7 +317,8 @@ def argument_spec():
         tls=_route.route_spec()['tls'],
         public=dict(type='bool', default=True),
         lan_middleware=dict(type='str', default=traefik.LAN_MIDDLEWARE),
-        define_middlewares=_route.route_spec()['define_middlewares'],
+        # as traefik_route takes them (name, and headers, basic_auth or config); checked by the route renderer
+        define_middlewares=dict(type='list', elements='dict', default=[]),
     )
     return dict(
         names=dict(type='list', elements='str', default=[]),

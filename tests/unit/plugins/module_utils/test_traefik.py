@@ -511,3 +511,16 @@ def test_a_tls_lan_route_s_plain_http_router_keeps_the_allow_list_when_it_does_n
     routers = traefik.render_config(lan)['http']['routers']
     assert routers['whoami']['middlewares'] == ['lan-only@file']
     assert routers[traefik.http_router_name('whoami')]['middlewares'] == ['lan-only@file']
+
+
+@pytest.mark.parametrize('item, fragment', [
+    ({'name': 'm'}, 'give exactly one of headers, basic_auth or config'),
+    ({'name': 'm', 'headers': {'frameDeny': True}, 'config': {'a': {}}}, 'give exactly one'),
+    ({'name': 'm', 'config': 'x'}, 'config must be a mapping'),
+    ({'name': 'm', 'basic_auth': {'realm': 'x'}}, 'basic_auth needs users'),
+])
+def test_a_defined_middleware_without_a_usable_body_is_an_error_not_a_traceback(item, fragment):
+    """drift_check takes routes[].define_middlewares without traefik_route's argument spec: the route checks say what
+    is wrong before anything is rendered."""
+    errors = traefik.validate_spec(spec(define_middlewares=[item]))
+    assert any(fragment in e for e in errors), errors

@@ -840,6 +840,7 @@ def test_dropins_are_merged_in_name_order_and_the_most_specific_wins(tmp_path):
     def read(path):
         with open(path) as handle:
             return handle.read()
+
     def read_or_unit(path):
         return '[Container]\nImage=x\n' if path.endswith('other.container') else read(path)
     unit, merged = uf.parse_with_dropins(str(tmp_path / 'web-app.container'), read)
