@@ -299,7 +299,7 @@ def _service_problems(pattern, name, svc, names):
         problems.append(('%s.networks' % base, 'a service joins at least one network of networks_required (or sets '
                          'network_mode)'))
     routed = (pattern.get('routing') or {}).get('service') == name
-    problems.extend(_render.surface_problems(svc, base, allow_privileged=True, routed=routed))
+    problems.extend(_render.surface_problems(svc, base, routed=routed))
     for index, vol in enumerate(svc.get('volumes', [])):
         if vol['storage'] not in storage:
             problems.append(('%s.volumes[%d].storage' % (base, index),
@@ -661,9 +661,7 @@ def pattern_render(pattern, instance, hostname=None, proxy_network=traefik.NETWO
                    bind_readonly=_binds.DEFAULT_READONLY):
     """Render a loaded pattern into Quadlet unit definitions and everything a deploy needs to know."""
     _check_render_args(instance, limits)
-    privileged = [problem for name, svc in sorted(_enabled_services(pattern).items())
-                  for problem in _render.surface_problems(svc, 'services.%s' % name, allow_privileged=allow_privileged)
-                  if problem[0].endswith('.privileged')]
+    privileged = _render.privileged_problems(_enabled_services(pattern), allow_privileged)
     if privileged:
         raise PatternError(pattern.get('name') or 'pattern', privileged)
     hostname = hostname or '%s.localhost' % instance

@@ -131,8 +131,7 @@ def reference_problems(stack):
             if 'volume' in vol and vol['volume'] not in declared['volumes']:
                 problems.append(('services.%s.volumes[%d].volume' % (name, index), 'volume %r is not declared in volumes'
                                  % vol['volume']))
-        problems.extend(_render.surface_problems(svc, 'services.%s' % name, allow_privileged=True,
-                                                 routed=bool(svc.get('route'))))
+        problems.extend(_render.surface_problems(svc, 'services.%s' % name, routed=bool(svc.get('route'))))
         route = svc.get('route') or {}
         if route.get('auth') == 'none' and route.get('public', True) and not route.get('auth_reason'):
             problems.append(('services.%s.route.auth_reason' % name, 'a public route with auth: none says why it may '
@@ -346,10 +345,7 @@ def stack_render(stack, scope='system', images=None, proxy_network=traefik.NETWO
     if scope not in ('system', 'user'):
         raise AnsibleFilterError('scope must be system or user, got %r' % (scope,))
     paths = host_paths(stack, bind_roots, bind_readonly, config_dir)
-    problems = paths['problems'] + [
-        problem for name, svc in sorted(stack['services'].items())
-        for problem in _render.surface_problems(svc, 'services.%s' % name, allow_privileged=allow_privileged)
-        if problem[0].endswith('.privileged')]
+    problems = paths['problems'] + _render.privileged_problems(stack['services'], allow_privileged)
     if problems:
         raise StackError(stack.get('source') or stack.get('name') or 'stack', problems)
     phases = stack_phases(stack)

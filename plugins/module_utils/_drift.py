@@ -484,9 +484,9 @@ def compare_runtime(spec, info):
         out.append(finding('runtime.shm_size', declared['shm_size'], running['shm_size']))
     if declared.get('stop_signal') and _signal_number(declared['stop_signal']) != _signal_number(running['stop_signal']):
         out.append(finding('runtime.stop_signal', declared['stop_signal'], running['stop_signal']))
+    names = dict(item.partition(':')[::2] for item in running['add_hosts'])
     for host in declared.get('add_hosts') or []:  # host-gateway is resolved by podman: only the name is checked
         name, dummy, address = host.partition(':')
-        names = dict(item.partition(':')[::2] for item in running['add_hosts'])
         if name not in names or (address != 'host-gateway' and names[name] != address):
             out.append(finding('runtime.add_hosts.%s' % name, address, names.get(name)))
     for name, limits in sorted((declared.get('ulimits') or {}).items()):

@@ -364,10 +364,18 @@ def chain(spec):
     """The router's middlewares: the route's own, behind the LAN allow-list (lan_middleware) when it is not public.
     A spec without the keys gets the module's defaults (public, lan-only@file), as traefik_route writes it."""
     middlewares = list(spec.get('middlewares') or [])
-    lan = spec['lan_middleware'] if 'lan_middleware' in spec else LAN_MIDDLEWARE
-    if lan and not spec.get('public', True) and qualify(lan) not in [qualify(m) for m in middlewares]:
+    lan = lan_middleware(spec)
+    if lan and qualify(lan) not in [qualify(m) for m in middlewares]:
         middlewares.insert(0, lan)
     return middlewares
+
+
+def lan_middleware(spec):
+    """The allow-list a non-public route gets (its lan_middleware, else LAN_MIDDLEWARE), None for a public route or
+    an empty lan_middleware."""
+    if spec.get('public', True):
+        return None
+    return (spec['lan_middleware'] if 'lan_middleware' in spec else LAN_MIDDLEWARE) or None
 
 
 def _render_router(spec):
@@ -378,8 +386,9 @@ def _render_router(spec):
     }
     if spec.get('priority') is not None:
         router['priority'] = spec['priority']
-    if chain(spec):
-        router['middlewares'] = chain(spec)
+    middlewares = chain(spec)
+    if middlewares:
+        router['middlewares'] = middlewares
     if spec.get('tls') is not None:
         router['tls'] = _render_tls(spec['tls'])
         router['entryPoints'] = list(spec['tls'].get('entrypoints', TLS_ENTRYPOINTS))
@@ -395,10 +404,9 @@ def _render_http_router(spec):
     }
     if spec.get('priority') is not None:
         router['priority'] = spec['priority']
-    if spec['tls'].get('redirect', True):
-        router['middlewares'] = [redirect_middleware_name(spec['name'])]
-    elif chain(spec):
-        router['middlewares'] = chain(spec)
+    middlewares = [redirect_middleware_name(spec['name'])] if spec['tls'].get('redirect', True) else chain(spec)
+    if middlewares:
+        router['middlewares'] = middlewares
     return router
 
 
@@ -517,8 +525,7 @@ def check_policy(spec):
         'auth': auth if public else None,
         'auth_reason': reason if public and auth == 'none' else None,
         'auth_problem': problem,
-        'lan_middleware': None if public else (spec['lan_middleware'] if 'lan_middleware' in spec else LAN_MIDDLEWARE)
-        or None,
+        'lan_middleware': lan_middleware(spec),
         'exempt': exempt,
         'exempt_reason': spec.get('policy_exempt_reason') if exempt else None,
         'ok': exempt or not (missing or problem),

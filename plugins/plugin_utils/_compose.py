@@ -26,6 +26,7 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 from ansible_collections.homelab.deploy.plugins.plugin_utils._yaml import bounded, load_yaml
 
 NAME_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z')
@@ -1227,22 +1228,16 @@ def _off_network(conv, key, out):
     mode = out.get('network_mode')
     if not mode:
         return
-    for field, why in (('route', 'a service on the %s network is not on the proxy network: Traefik cannot route to it'),
-                       ('publish', 'ports are not published from the %s network'),
-                       ('dns', 'DNS servers cannot be set on the %s network'),
-                       ('dns_search', 'DNS search domains cannot be set on the %s network'),
-                       ('dns_options', 'DNS options cannot be set on the %s network')):
+    if out.pop('route', None):
+        conv.note(key + '.labels', 'unsupported', _render.NETWORK_MODE_UNROUTED % mode)  # its labels keep their notes
+    for field, why in _render.NETWORK_MODE_CONFLICTS:
         if out.pop(field, None):
-            if field == 'route':
-                conv.note(key + '.labels', 'unsupported', why % mode)  # the route's labels keep their notes
-            else:
-                compose_key = {'publish': 'ports', 'dns_options': 'dns_opt'}.get(field, field)
-                conv.renote('%s.%s' % (key, compose_key), 'unsupported', why % mode)
+            compose_key = {'publish': 'ports', 'dns_options': 'dns_opt'}.get(field, field)
+            conv.renote('%s.%s' % (key, compose_key), 'unsupported', why % mode)
     if mode == 'host':
         for name in [n for n in out.get('sysctls', {}) if n.startswith('net.')]:
             del out['sysctls'][name]
-            conv.renote('%s.sysctls.%s' % (key, name), 'unsupported', 'a net.* sysctl would change the host\'s own '
-                        'network with network_mode host')
+            conv.renote('%s.sysctls.%s' % (key, name), 'unsupported', _render.HOST_NET_SYSCTLS)
 
 
 def _labels_key(conv, svc, key, out):

@@ -247,29 +247,41 @@ def service_keys(svc):
     return out
 
 
-def surface_problems(svc, base, allow_privileged=False, routed=False):
+# Keys a service with a network_mode cannot have, with why (%s: the mode); the compose import drops them with the
+# same reasons
+NETWORK_MODE_CONFLICTS = (
+    ('publish', 'ports are not published from the %s network (on host, the container\'s own ports are the host\'s)'),
+    ('dns', 'DNS servers cannot be set on the %s network'),
+    ('dns_search', 'DNS search domains cannot be set on the %s network'),
+    ('dns_options', 'DNS options cannot be set on the %s network'),
+)
+NETWORK_MODE_UNROUTED = ('a service on the %s network is not on the proxy network: Traefik cannot route to it (drop the '
+                         'route or the network_mode)')
+HOST_NET_SYSCTLS = 'net.* sysctls would change the host\'s own network settings: refused with network_mode host'
+
+
+def privileged_problems(services, allow_privileged):
+    """(key path, reason) for each privileged service of {name: service} the deployment does not allow."""
+    if allow_privileged:
+        return []
+    return [('services.%s.privileged' % name, 'a privileged container gets every capability and device of the host '
+             'and no confinement: refused unless the deployment allows it (stack_allow_privileged or '
+             'pattern_service_allow_privileged: true); prefer add_capabilities and devices')
+            for name, svc in sorted(services.items()) if svc.get('privileged')]
+
+
+def surface_problems(svc, base, routed=False):
     """(key path, reason) for container keys of a service (pattern, stack or catalog entry alike) that are valid on
-    their own but not together, or not allowed by the deployment: checked before anything on the host changes."""
+    their own but not together: checked before anything on the host changes. Whether a privileged service is allowed
+    is the deployment's call (privileged_problems)."""
     problems = []
-    if svc.get('privileged') and not allow_privileged:
-        problems.append(('%s.privileged' % base, 'a privileged container gets every capability and device of the host '
-                         'and no confinement: refused unless the deployment allows it (stack_allow_privileged or '
-                         'pattern_service_allow_privileged: true); prefer add_capabilities and devices'))
     mode = svc.get('network_mode')
     if mode:
-        for key, why in (('publish', 'ports are not published from the %s network (on host, the container\'s own '
-                                     'ports are the host\'s)'),
-                         ('dns', 'DNS servers cannot be set on the %s network'),
-                         ('dns_search', 'DNS search domains cannot be set on the %s network'),
-                         ('dns_options', 'DNS options cannot be set on the %s network')):
-            if svc.get(key):
-                problems.append(('%s.%s' % (base, key), why % mode))
+        problems.extend(('%s.%s' % (base, key), why % mode) for key, why in NETWORK_MODE_CONFLICTS if svc.get(key))
         if routed:
-            problems.append(('%s.network_mode' % base, 'a service on the %s network is not on the proxy network: '
-                             'Traefik cannot route to it (drop the route or the network_mode)' % mode))
+            problems.append(('%s.network_mode' % base, NETWORK_MODE_UNROUTED % mode))
         if mode == 'host' and any(str(name).startswith('net.') for name in svc.get('sysctls') or {}):
-            problems.append(('%s.sysctls' % base, 'net.* sysctls would change the host\'s own network settings: '
-                             'refused with network_mode host'))
+            problems.append(('%s.sysctls' % base, HOST_NET_SYSCTLS))
     for key in sorted(svc.get('labels') or {}):
         if str(key).startswith(LABEL_PREFIX + '.'):
             problems.append(('%s.labels.%s' % (base, key), 'the %s. labels are the deploy\'s own (ownership, stack, '
@@ -311,7 +323,7 @@ def _drop_empty(section):
 
 def container_section(model):
     m = normalise(model)
-    problems = surface_problems(dict(m, labels=m['container_labels']), 'container', allow_privileged=True)
+    problems = surface_problems(dict(m, labels=m['container_labels']), 'container')
     if problems:
         raise RenderError('; '.join('%s: %s' % problem for problem in problems))
     host_mode = m['network_mode'] is not None

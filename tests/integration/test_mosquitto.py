@@ -8,12 +8,8 @@ in HealthCmd= that systemd must not expand). PostgreSQL is the real one; Home As
 Debian package). A re-deploy changes nothing; a changed config restarts the broker only.
 """
 import os
-import shutil
-import tempfile
 
-import ansible_runner
-
-from test_stack_events import ROOT, on_node
+from test_stack_events import ROOT, on_node, run_play
 
 PASSWORD = 'it-mqtt-pa$$word%42'
 INSTANCE = 'hlmqtt'
@@ -36,28 +32,16 @@ OVERRIDES = {
 
 
 def run_pattern(inventory, **extra):
-    private = tempfile.mkdtemp(prefix='hl-runner-', dir=os.path.join(ROOT, 'tests', 'output'))
-    try:
-        os.makedirs(os.path.join(private, 'project'))
-        with open(os.path.join(private, 'project', 'play.yml'), 'w') as handle:
-            handle.write(PLAYBOOK)
-        variables = {
-            'pattern_service_pattern': 'home-automation-stack', 'pattern_service_name': INSTANCE,
-            'pattern_service_overrides': OVERRIDES, 'pattern_service_resource_limits': 'best_effort',
-            'pattern_service_pull': 'never', 'pattern_service_secrets': {'mqtt-password': PASSWORD},
-            'pattern_service_credentials_dir': os.path.join(ROOT, 'tests', 'output', 'mqtt-credentials'),
-            'preflight_report_dir': os.path.join(ROOT, 'tests', 'output', 'mqtt-preflight'),
-        }
-        variables.update(extra)
-        env = {'ANSIBLE_COLLECTIONS_PATH': os.path.join(ROOT, 'tests', 'output', 'collections'),
-               'ANSIBLE_HOST_KEY_CHECKING': 'False', 'ANSIBLE_NOCOLOR': '1'}
-        runner = ansible_runner.run(private_data_dir=private, playbook='play.yml', inventory=inventory,
-                                    extravars=variables, envvars=env, quiet=True)
-        stats = [e for e in runner.events if e.get('event') == 'playbook_on_stats']
-        changed = sum((stats[-1]['event_data'].get('changed') or {}).values()) if stats else None
-        return runner.rc, changed, runner.stdout.read()
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
+    variables = {
+        'pattern_service_pattern': 'home-automation-stack', 'pattern_service_name': INSTANCE,
+        'pattern_service_overrides': OVERRIDES, 'pattern_service_resource_limits': 'best_effort',
+        'pattern_service_pull': 'never', 'pattern_service_secrets': {'mqtt-password': PASSWORD},
+        'pattern_service_credentials_dir': os.path.join(ROOT, 'tests', 'output', 'mqtt-credentials'),
+        'preflight_report_dir': os.path.join(ROOT, 'tests', 'output', 'mqtt-preflight'),
+    }
+    variables.update(extra)
+    rc, stats, out = run_play(inventory, PLAYBOOK, variables)
+    return rc, sum((stats.get('changed') or {}).values()), out
 
 
 def mqtt(*argv):

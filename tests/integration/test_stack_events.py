@@ -26,21 +26,26 @@ PLAYBOOK = """
 """
 
 
-def run_role(inventory, extra):
+def run_play(inventory, playbook, extra):
+    """Run playbook (its text) through ansible-runner, as AWX does: (rc, the stats event's data, stdout)."""
     private = tempfile.mkdtemp(prefix='hl-runner-', dir=os.path.join(ROOT, 'tests', 'output'))
     try:
         os.makedirs(os.path.join(private, 'project'))
-        with open(os.path.join(private, 'project', 'stack.yml'), 'w') as handle:
-            handle.write(PLAYBOOK)
+        with open(os.path.join(private, 'project', 'play.yml'), 'w') as handle:
+            handle.write(playbook)
         env = {'ANSIBLE_COLLECTIONS_PATH': os.path.join(ROOT, 'tests', 'output', 'collections'),
                'ANSIBLE_HOST_KEY_CHECKING': 'False', 'ANSIBLE_NOCOLOR': '1'}
-        runner = ansible_runner.run(private_data_dir=private, playbook='stack.yml', inventory=inventory,
+        runner = ansible_runner.run(private_data_dir=private, playbook='play.yml', inventory=inventory,
                                     extravars=extra, envvars=env, quiet=True)
         stats = [e for e in runner.events if e.get('event') == 'playbook_on_stats']
-        events = stats[-1]['event_data'].get('artifact_data', {}).get('homelab_deploy_events', [])
-        return runner.rc, events, runner.stdout.read()
+        return runner.rc, stats[-1]['event_data'], runner.stdout.read()
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def run_role(inventory, extra):
+    rc, stats, out = run_play(inventory, PLAYBOOK, extra)
+    return rc, stats.get('artifact_data', {}).get('homelab_deploy_events', []), out
 
 
 def on_node(*argv):
