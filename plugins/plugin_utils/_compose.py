@@ -997,8 +997,8 @@ def _restart(conv, svc, key, out, name):
 def _command(conv, svc, key, out):
     command = svc['command']
     if isinstance(command, list):
-        out['command'] = shlex.join([scalar_text(c) for c in command])
-        conv.note(key + '.command', 'mapped', 'the list as one shell-quoted line (split again into the same words)')
+        out['command'] = [scalar_text(c) for c in command]
+        conv.note(key + '.command', 'mapped', 'command (exec form, word for word)')
     elif command is not None:
         out['command'] = scalar_text(command)
         conv.note(key + '.command', 'mapped', 'command')

@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import json
 import re
+import shlex
 from collections import OrderedDict
 
 from ansible.errors import AnsibleFilterError
@@ -230,6 +231,16 @@ def normalise(model):
     return out
 
 
+def exec_value(command):
+    """Exec= of a model's command: a string as one shell-like line, a list word for word (each word quoted when
+    needed, so Quadlet splits it back into exactly these words); escaped."""
+    if command is None:
+        return None
+    if isinstance(command, (list, tuple)):
+        return ' '.join(literal_word(str(word)) for word in command)
+    return escape(command)
+
+
 def entrypoint_value(entrypoint):
     """Entrypoint= of a model's entrypoint: a string as it is, a list as the JSON array Quadlet parses; escaped."""
     if entrypoint is None:
@@ -286,11 +297,30 @@ def surface_problems(svc, base, routed=False):
         if str(key).startswith(LABEL_PREFIX + '.'):
             problems.append(('%s.labels.%s' % (base, key), 'the %s. labels are the deploy\'s own (ownership, stack, '
                              'service): choose another prefix' % LABEL_PREFIX))
+    if _has_empty_word(svc.get('command')):
+        problems.append(('%s.command' % base, EMPTY_WORD))
     ulimits = svc.get('ulimits') or {}
     for name, value in sorted(ulimits.items()):
         if isinstance(value, dict) and not _ulimit_ordered(value['soft'], value['hard']):
             problems.append(('%s.ulimits.%s' % (base, name), 'soft (%s) is above hard (%s)' % (value['soft'], value['hard'])))
     return problems
+
+
+EMPTY_WORD = ('an empty argument ("" or \'\') ends Quadlet\'s Exec=: podman\'s generator drops it and every word after '
+              'it, so the container would run without them; leave it out, or set the option in a config file (for '
+              'valkey/redis --save "": a configs entry with save "")')
+
+
+def _has_empty_word(command):
+    """Whether a command has an empty word, which Quadlet's Exec= splitting cannot carry."""
+    if isinstance(command, (list, tuple)):
+        return any(str(word) == '' for word in command)
+    if not command:
+        return False
+    try:
+        return '' in shlex.split(str(command))
+    except ValueError:
+        return False  # unbalanced quotes: Quadlet tolerates them, and so does the split of the unit
 
 
 def _ulimit_ordered(soft, hard):
@@ -340,7 +370,7 @@ def container_section(model):
         ('Secret', [secret_value(ref) for ref in m['secrets']]),
         ('PublishPort', [publish_value(p) for p in m['publish']]),
         ('Entrypoint', entrypoint_value(m['entrypoint'])),
-        ('Exec', escape(m['command']) if m['command'] is not None else None),
+        ('Exec', exec_value(m['command'])),
         ('WorkingDir', escape(m['working_dir']) if m['working_dir'] is not None else None),
         ('User', m['user']), ('GroupAdd', [escape(scalar(g)) for g in m['group_add']]),
         ('AddDevice', [escape(d) for d in m['devices']]), ('Tmpfs', [escape(t) for t in m['tmpfs']]),

@@ -164,7 +164,7 @@ def test_authelia_lite_labels_healthcheck_and_the_docker_socket():
     assert entry(result, 'services.traefik.volumes[1]')['status'] == 'unsupported'
     assert service(result, 'traefik')['volumes'] == [
         {'path': '/srv/homelab/authelia-lite/traefik', 'target': '/etc/traefik', 'mode': 'rw'}]
-    assert service(result, 'traefik')['command'].startswith('--api --providers.docker=true ')
+    assert service(result, 'traefik')['command'][:2] == ['--api', '--providers.docker=true'], 'exec form kept'
     assert service(result, 'traefik')['publish'] == ['80:80', '443:443']
     assert entry(result, 'networks')['status'] == 'approximated'
     assert entry(result, 'services.secure.labels.traefik.http.routers.secure.middlewares')['status'] == 'unsupported'
@@ -178,8 +178,8 @@ def test_n8n_import_job_profiles_and_renamed_volumes():
     job = service(result, 'n8n-import')
     assert job['kind'] == 'job' and 'restart' not in job
     assert job['entrypoint'] == '/bin/sh'
-    assert job['command'] == ("-c 'n8n import:credentials --separate --input=/demo-data/credentials && "
-                              "n8n import:workflow --separate --input=/demo-data/workflows'")
+    assert job['command'] == ['-c', 'n8n import:credentials --separate --input=/demo-data/credentials && '
+                              'n8n import:workflow --separate --input=/demo-data/workflows']
     assert service(result, 'n8n')['depends_on'] == ['postgres', 'n8n-import']
     assert service(result, 'postgres')['healthcheck'] == {
         'cmd': 'pg_isready -h localhost -U root -d n8n', 'interval': '5s', 'timeout': '5s', 'retries': 10}
@@ -559,7 +559,7 @@ def test_container_keys():
     web = service(result)
     assert web['image'] == 'localhost:5000/hl/web:1' and web['pull'] == 'missing'
     assert web['restart'] == 'on-failure' and entry(result, 'services.web.restart')['status'] == 'approximated'
-    assert web['command'] == 'serve --port 80' and web['entrypoint'] == ['/bin/sh', '-c']
+    assert web['command'] == ['serve', '--port', '80'] and web['entrypoint'] == ['/bin/sh', '-c']
     assert web['user'] == '1000' and web['read_only'] is True and web['tmpfs'] == ['/tmp']
     assert web['devices'] == ['/dev/dri:/dev/dri']
     assert entry(result, 'services.web.devices[1]')['status'] == 'unsupported'

@@ -210,7 +210,7 @@ def same_in_both(tmp_path, pattern_health, stack_health):
         data = yaml.safe_load(handle)
     svc = data['services']['valkey']
     svc.update(image='localhost/valkey:8', environment=dict(ENVIRONMENT), read_only=False, tmpfs=[])
-    svc['command'] = 'valkey-server --save ""'
+    svc['command'] = 'valkey-server --appendonly no'
     svc.pop('healthcheck')
     if pattern_health is not None:
         svc['healthcheck'] = pattern_health
@@ -218,7 +218,7 @@ def same_in_both(tmp_path, pattern_health, stack_health):
     path.write_text(yaml.safe_dump(data))
     pattern = render(str(path), 'st')
     from_pattern = [u for u in pattern['units'] if u['type'] == 'container'][0]
-    service = {'image': 'localhost/valkey:8', 'environment': dict(ENVIRONMENT), 'command': 'valkey-server --save ""',
+    service = {'image': 'localhost/valkey:8', 'environment': dict(ENVIRONMENT), 'command': 'valkey-server --appendonly no',
                'volumes': [{'volume': 'data', 'target': '/data'}]}
     if stack_health is not None:
         service['healthcheck'] = stack_health

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import re
 
 import pytest
 
@@ -261,3 +262,30 @@ def test_a_bad_route_tls_is_refused_naming_the_key(tls):
     with pytest.raises(Exception) as err:
         stacks.stack_load(data, source_name='stack_definition')
     assert 'services.web.route.tls' in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize('command, words', [
+    ('valkey-server --port 6380', ['valkey-server', '--port', '6380']),
+    (['--config.file=/etc/prometheus/prometheus.yml', '--web.listen-address=:9090'],
+     ['--config.file=/etc/prometheus/prometheus.yml', '--web.listen-address=:9090']),
+    (['sh', '-c', 'echo "$HOME" at 100% && exit 0'], ['sh', '-c', 'echo "$HOME" at 100% && exit 0']),
+    (["it's", 'back\\slash', 'a "quoted" word'], ["it's", 'back\\slash', 'a "quoted" word']),
+])
+def test_a_command_string_is_split_and_a_list_reaches_the_container_word_for_word(command, words):
+    from ansible_collections.homelab.deploy.plugins.module_utils import _drift, _unitfile
+    data = {'schema_version': 1, 'name': 's', 'services': {'a': {'image': 'x', 'command': command}}}
+    text = stacks.stack_render(stacks.stack_load(data))['services']['a']['text']
+    spec = _unitfile.container_spec(_unitfile.parse_unit(text, filename='s-a.container'))
+    assert [_drift.expanded(word) for word in spec['command']] == words
+
+
+@pytest.mark.parametrize('command, reason', [
+    ([], 'is not valid'), (['ok', 'two\nlines'], 'does not match'), ('two\nlines', 'is not valid'),
+    (3, 'is not valid'),
+    # podman's Quadlet generator drops an empty word and every word after it (measured on the node)
+    ('valkey-server --save ""', 'empty argument'), (['valkey-server', '--save', ''], 'empty argument')])
+def test_a_bad_command_is_refused_naming_the_key(command, reason):
+    data = {'schema_version': 1, 'name': 's', 'services': {'a': {'image': 'x', 'command': command}}}
+    with pytest.raises(StackError, match='services.a.command') as raised:
+        stacks.stack_load(data)
+    assert re.search(reason, str(raised.value)), str(raised.value)
