@@ -138,9 +138,27 @@ def pairs_to_dict(items):
 
 
 def resolve_ref(value, refs):
-    """A .volume/.network reference as the podman object name it creates (refs maps file -> name)."""
-    return refs.get(value, value[:-len('.network')] if value.endswith('.network') else
-                    'systemd-' + value[:-len('.volume')] if value.endswith('.volume') else value)
+    """A .volume/.network reference as the podman object name it creates (refs maps file -> name): its
+    NetworkName=/VolumeName=, or Quadlet's default systemd-<name>."""
+    for suffix in ('.network', '.volume'):
+        if value.endswith(suffix):
+            return refs.get(value) or 'systemd-' + value[:-len(suffix)]
+    return refs.get(value, value)
+
+
+# network modes that are not networks a container is attached to (podman inspect lists none for them)
+NETWORK_MODES = ('host', 'none', 'private', 'slirp4netns', 'pasta')
+
+
+def declared_network(value, refs):
+    """A Network= value as podman sees it: a network's name, a mode, or container:NAME for Network=x.container
+    (Quadlet joins the network namespace of x's container, named by its ContainerName= or systemd-x)."""
+    name = value.split(':', 1)[0]
+    if name in ('container', 'ns'):
+        return value
+    if name.endswith('.container'):
+        return 'container:' + (refs.get(name) or 'systemd-' + name[:-len('.container')])
+    return resolve_ref(name, refs)
 
 
 def compare_image(spec, info, images):
@@ -315,9 +333,14 @@ def compare_ports(spec, info):
 
 
 def compare_networks(spec, info, refs):
-    declared = [resolve_ref(n.split(':', 1)[0], refs) for n in spec.get('networks') or []]
-    if not declared or any(n in ('host', 'none', 'private') or n.startswith(('container:', 'ns:')) for n in declared):
+    declared = [declared_network(n, refs) for n in spec.get('networks') or []]
+    if not declared or any(n in NETWORK_MODES or n.startswith('ns:') for n in declared):
         return []
+    joined = [n for n in declared if n.startswith('container:')]
+    if joined:
+        # another container's namespace: podman shows container:<its id>, which only says the mode is right
+        mode = (info.get('HostConfig') or {}).get('NetworkMode') or ''
+        return [] if mode.startswith('container:') else [finding('networks', joined, mode or None)]
     running = sorted(((info.get('NetworkSettings') or {}).get('Networks') or {}).keys())
     if sorted(declared) != running:
         return [finding('networks', sorted(declared), running)]

@@ -68,7 +68,9 @@ class DriftChecker(object):
                 unit, dummy = parse_with_dropins(path, quadlet.read_text)  # what Quadlet reads: drop-ins merged
                 if unit_type in ('volume', 'network'):
                     refs[filename] = quadlet.object_name(base, unit_type, unit)
-                elif unit_type == 'container' and self.wanted(filename):
+                elif unit_type == 'container':
+                    refs[filename] = quadlet.container_target(unit) or 'systemd-' + base  # for Network=x.container
+                if unit_type == 'container' and self.wanted(filename):
                     units.append({'unit_name': filename, 'service_name': quadlet.service_name(base, unit_type, unit),
                                   'spec': container_spec(unit), 'path': path,
                                   'job': quadlet.is_job(unit)})

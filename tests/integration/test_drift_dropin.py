@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """drift_check reads what Quadlet reads (issue 17 part 7): a drop-in beside a deployed unit (NAME.container.d/*.conf)
 that sets an environment variable and a label is merged like Quadlet merges it, so the container that runs with
-them is not drift; the same container with the drop-in removed on disk but still running with it is.
+them is not drift; the same container with the drop-in removed on disk but still running with it is. A sidecar in
+another unit's network namespace (Network=x.container) is not drift; the same sidecar on a network of its own is.
 """
 from test_miniflux import drift
 from test_stack_events import on_node, run_role
@@ -69,3 +70,40 @@ def test_a_hand_written_unit_with_an_empty_entrypoint_a_mount_and_an_anonymous_v
         # score the pre-flight of later tests reads
         on_node('sh', '-c', 'systemctl stop hlhand.service; rm -f /etc/containers/systemd/hlhand.container; '
                 'systemctl daemon-reload; systemctl reset-failed hlhand.service; rm -rf /srv/hlhand')
+
+
+SIDECAR_MAIN = """[Container]
+Image=localhost/hl-web:latest
+ContainerName=hlnsmain
+"""
+SIDECAR = """[Unit]
+Requires=hlnsmain.service
+After=hlnsmain.service
+
+[Container]
+Image=localhost/busybox:latest
+ContainerName=hlnsside
+Exec=sleep 600
+Network=hlnsmain.container
+"""
+
+
+def test_a_sidecar_in_another_containers_network_namespace_has_no_network_drift(inventory):
+    """Before, Network=x.container was compared as a network named "x.container" (false drift)."""
+    units = '/etc/containers/systemd/'
+    try:
+        written = on_node('sh', '-c', "cat > %shlnsmain.container <<'EOF'\n%sEOF\ncat > %shlnsside.container <<'EOF'\n%sEOF\n"
+                          "systemctl daemon-reload && systemctl start hlnsside.service && "
+                          "podman inspect -f '{{.HostConfig.NetworkMode}}' hlnsside" % (units, SIDECAR_MAIN, units, SIDECAR))
+        assert written.returncode == 0 and written.stdout.startswith('container:'), (written.stdout, written.stderr)
+        found = drift(inventory, ['hlnsside.container'])
+        assert not found['drifted'], found['services']
+        # the declared namespace differs from what runs: the sidecar restarted on a network of its own, by hand
+        on_node('sh', '-c', 'podman rm -f hlnsside >/dev/null; podman run -d --name hlnsside localhost/busybox:latest sleep 600')
+        found = drift(inventory, ['hlnsside.container'])
+        fields = [f['field'] for s in found['services'] for f in s.get('fields', [])]
+        assert 'networks' in fields, found['services']
+    finally:
+        on_node('sh', '-c', 'systemctl stop hlnsside.service hlnsmain.service; podman rm -f hlnsside; '
+                'rm -f %shlnsmain.container %shlnsside.container; systemctl daemon-reload; '
+                'systemctl reset-failed hlnsside.service hlnsmain.service' % (units, units))

@@ -148,7 +148,7 @@ def edited(old, new):
     ('Image=localhost/hl-web:latest', 'Image=localhost/hl-web:broken', 'image', 'localhost/hl-web:broken', 'localhost/hl-web:latest'),
     ('PublishPort=127.0.0.1:18080:8080', 'PublishPort=127.0.0.1:18081:8080', 'ports',
      ['127.0.0.1:18081:8080/tcp'], ['127.0.0.1:18080:8080/tcp']),
-    ('Network=hl.network', 'Network=other.network', 'networks', ['other'], ['hl']),
+    ('Network=hl.network', 'Network=other.network', 'networks', ['systemd-other'], ['hl']),  # Quadlet's default name
     ('Label=io.homelab.deploy.service=fxweb', 'Label=io.homelab.deploy.service=web', 'labels.io.homelab.deploy.service', 'web', 'fxweb'),
     ('HealthInterval=10s', 'HealthInterval=30s', 'health.interval', '30s', '10s'),
     ('HealthCmd=wget', 'HealthCmd=curl', 'health.cmd', 'curl -q -O- http://127.0.0.1:8080/health',
@@ -388,3 +388,33 @@ def test_a_non_utf8_unit_is_a_clear_error_not_a_traceback(tmp_path):
     path.write_bytes(b'[Container]\nImage=x\nEnvironment=A=\xff\n')
     with pytest.raises(UnitFileError, match='not valid UTF-8'):
         quadlet.read_text(str(path))
+
+
+@pytest.mark.parametrize('networks, refs, mode, attached, expected', [
+    # Network=x.container joins x's network namespace: podman shows container:<id> and no networks of its own
+    (['db.container'], {'db.container': 'app-db'}, 'container:0123abcd', {}, []),
+    (['db.container'], {}, 'bridge', {'podman': {}}, [('networks', ['container:systemd-db'], 'bridge')]),
+    (['db.container'], {'db.container': 'app-db'}, '', {}, [('networks', ['container:app-db'], None)]),
+    (['container:app-db'], {}, 'container:0123abcd', {}, []),
+    (['pasta'], {}, 'pasta', {}, []), (['slirp4netns:port_handler=slirp4netns'], {}, 'slirp4netns', {}, []),
+    (['app.network:ip=10.89.0.5'], {'app.network': 'app'}, 'bridge', {'app': {}}, []),
+    (['app.network'], {}, 'bridge', {'systemd-app': {}}, []),
+])
+def test_network_references_resolve_as_quadlet_resolves_them(networks, refs, mode, attached, expected):
+    info = {'HostConfig': {'NetworkMode': mode}, 'NetworkSettings': {'Networks': attached}}
+    found = drift.compare_networks({'networks': networks}, info, refs)
+    assert [(f['field'], f['declared'], f['running']) for f in found] == expected
+
+
+def test_the_host_reader_resolves_a_container_network_reference(tmp_path):
+    from ansible_collections.homelab.deploy.plugins.module_utils import _drift_host
+    (tmp_path / 'app-db.container').write_text('[Container]\nImage=localhost/postgres:17\nContainerName=app-db\n')
+    (tmp_path / 'app-web.container').write_text('[Container]\nImage=localhost/hl-web:latest\nNetwork=app-db.container\n')
+    (tmp_path / 'app-side.container').write_text('[Container]\nImage=localhost/hl-web:latest\n')
+    reader = _drift_host.DriftChecker.__new__(_drift_host.DriftChecker)
+    reader.params = {'names': []}
+    reader.unit_files = lambda: (str(tmp_path), sorted(p.name for p in tmp_path.iterdir()))
+    units, refs, errors = reader.read_units()
+    assert errors == [] and refs['app-db.container'] == 'app-db' and refs['app-side.container'] == 'systemd-app-side'
+    web = [u for u in units if u['unit_name'] == 'app-web.container'][0]
+    assert drift.declared_network(web['spec']['networks'][0], refs) == 'container:app-db'
