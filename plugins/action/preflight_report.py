@@ -20,9 +20,28 @@ from ansible_collections.homelab.deploy.plugins.module_utils import _route as ro
 
 READ = 'homelab.deploy.preflight_info'
 
+PATTERN_SPEC = dict(
+    name=dict(type='str', required=True),
+    overrides=dict(type='dict', default={}),
+    overrides_source=dict(type='str', default='preflight_overrides'),
+    instance=dict(type='str', required=True),
+    scope=dict(type='str', default='system', choices=['system', 'user']),
+    user=dict(type='str'),
+    hostname=dict(type='str'),
+    proxy_network=dict(type='str'),
+    storage_root=dict(type='str'),
+    pull=dict(type='str', default='missing'),
+    bind_roots=dict(type='list', elements='str'),
+    bind_readonly=dict(type='list', elements='str'),
+    config_dir=dict(type='str'),
+    validate_units=dict(type='bool', default=True),
+    api_url=dict(type='str'),
+)
+
 ARGUMENT_SPEC = dict(
+    pattern=dict(type='dict', options=PATTERN_SPEC),
     read=dict(type='dict', default={}),
-    requirements=dict(type='dict', required=True),
+    requirements=dict(type='dict'),
     settings=dict(type='dict', default={}),
     report_dir=dict(type='path'),
 )
@@ -50,10 +69,20 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         super(ActionModule, self).run(tmp, task_vars)
-        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC,
+                                                  mutually_exclusive=[['pattern', 'requirements']],
+                                                  required_one_of=[['pattern', 'requirements']])
         task_vars = task_vars or {}
+        read, requirements = dict(args['read']), args['requirements']
+        if args['pattern']:
+            # the pattern loaded, validated and rendered here, once: a bad pattern fails before the host is read
+            try:
+                extra, requirements = preflight.preflight_inputs(args['pattern'])
+            except AnsibleFilterError as exc:
+                return {'failed': True, 'msg': to_native(exc)}
+            read.update(extra)
         try:
-            found = self._execute_module(module_name=READ, module_args=args['read'], task_vars=task_vars)
+            found = self._execute_module(module_name=READ, module_args=read, task_vars=task_vars)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         found.pop('invocation', None)
@@ -61,7 +90,7 @@ class ActionModule(ActionBase):
             return found
         host = task_vars.get('inventory_hostname', '')
         try:
-            report = preflight.preflight_assess(found['facts'], args['requirements'], args['settings'])
+            report = preflight.preflight_assess(found['facts'], requirements, args['settings'])
         except AnsibleFilterError as exc:
             return {'failed': True, 'msg': 'pre-flight: %s' % to_native(exc)}
         report.update({'host': host, 'checked_at': checked_at()})
@@ -73,4 +102,4 @@ class ActionModule(ActionBase):
                 return {'failed': True, 'report': report,
                         'msg': 'pre-flight: cannot write the report in %s: %s' % (args['report_dir'], to_native(exc))}
         return {'changed': False, 'report': report, 'report_path': path, 'controllers': found.get('controllers', []),
-                'unit_dir': found.get('unit_dir')}
+                'unit_dir': found.get('unit_dir'), 'pattern': requirements.get('pattern')}

@@ -436,6 +436,38 @@ def preflight_unit_sets(pattern, instance, scope='system', **render_args):
     return sets
 
 
+def preflight_inputs(pattern, loaded=None):
+    """What the pre-flight of a pattern deployment reads and judges, from the pattern's name, overrides and the
+    deployment's settings (the preflight_report action's pattern option): (the read options for
+    homelab.deploy.preflight_info, the requirements for preflight_assess). The pattern is loaded and validated
+    here unless given as loaded; it is rendered once for the requirements and once per set of cgroup controllers
+    for the units the deploy will write."""
+    from ansible_collections.homelab.deploy.plugins.filter import patterns  # pylint: disable=import-outside-toplevel
+    if loaded is None:
+        loaded = patterns.pattern_load(pattern['name'], pattern.get('overrides') or {},
+                                       overrides_source=pattern.get('overrides_source') or 'preflight_overrides')
+    instance, scope = pattern['instance'], pattern.get('scope') or 'system'
+    # unset (None or ''): pattern_render's own defaults
+    render_args = dict((key, pattern[key]) for key in ('proxy_network', 'storage_root', 'bind_roots', 'bind_readonly',
+                                                       'config_dir')
+                       if pattern.get(key) not in (None, ''))
+    render_args['hostname'] = pattern.get('hostname') or None
+    rendered = patterns.pattern_render(loaded, instance, limits='best_effort', allow_privileged=True, **render_args)
+    needs = rendered['requirements']
+    read = {'scope': scope, 'instance': instance, 'unit_names': needs['unit_names'], 'host_paths': needs['host_paths'],
+            'storage_paths': [item['path'] for item in needs['storage'] if item['type'] == 'bind'],
+            'unit_sets': (preflight_unit_sets(loaded, instance, scope, pull=pattern.get('pull') or 'missing', **render_args)
+                          if pattern.get('validate_units', True) else []),
+            # Traefik is asked about the pattern's host names unless the API URL is '' (unset: the module's default)
+            'hostnames': needs['hostnames'] if pattern.get('api_url') != '' else []}
+    if scope == 'user':
+        read['user'] = pattern.get('user')
+    if pattern.get('api_url'):
+        read['api_url'] = pattern['api_url']
+    requirements = dict(needs, instance=instance, pattern=rendered['pattern'], risk=rendered['risk'])
+    return read, requirements
+
+
 class FilterModule(object):
     """Pre-flight filters."""
 

@@ -364,11 +364,20 @@ def stack_render(stack, scope='system', images=None, proxy_network=traefik.NETWO
 
 
 def stack_plan(stack, scope='system', proxy_network=traefik.NETWORK, bind_roots=_binds.DEFAULT_ROOTS,
-               bind_readonly=_binds.DEFAULT_READONLY, config_dir=_binds.CONFIG_DIR, allow_privileged=False):
+               bind_readonly=_binds.DEFAULT_READONLY, config_dir=None, allow_privileged=False, home=None):
     """The plan of a stack for the deploy executor: phase 0 its network and volumes, then its dependency phases;
-    the host directories its bind mounts need and its configuration files."""
+    the host directories its bind mounts need and its configuration files. config_dir unset: the scope's default
+    (/etc/homelab-deploy/stacks; in the user scope under home, the user's home directory)."""
     if isinstance(stack, str):
         stack = stack_load(stack)
+    if not config_dir:
+        config_dir = _binds.config_dir_for('stacks', scope, home)
+        if config_dir is None and not any(svc.get('configs') for svc in stack['services'].values()):
+            config_dir = _binds.CONFIG_DIR  # no file goes there
+        elif config_dir is None:
+            raise StackError(stack.get('source') or stack.get('name') or 'stack', [(
+                'config_dir', 'a user-scope stack needs the user\'s home (home) or an explicit stack_config_dir '
+                'for its configuration files')])
     rendered = stack_render(stack, scope, proxy_network=proxy_network, bind_roots=bind_roots, bind_readonly=bind_readonly,
                             config_dir=config_dir, allow_privileged=allow_privileged)
     phases = [[_render.plan_unit(unit, scope) for unit in rendered['infra']]]

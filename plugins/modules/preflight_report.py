@@ -14,6 +14,10 @@ description:
   - An action plugin that runs on the controller - one M(homelab.deploy.preflight_info) run on the host with
     O(read), judged by the C(homelab.deploy.preflight_assess) filter with O(requirements) and O(settings), and the
     report written as C(INVENTORY_HOSTNAME-INSTANCE.json) in O(report_dir) on the controller.
+  - With O(pattern) instead of O(requirements), the action loads and validates the pattern with its overrides,
+    renders it once for the requirements and once per set of cgroup controllers for the units the deploy will
+    write (the host's generator dry run validates the set that matches the host), and adds what that gives to
+    O(read). A bad pattern or override fails before the host is read.
   - It only reads the host; the report is an output of the run, so the task never reports a change.
   - The C(homelab.deploy.preflight) role calls it; call it yourself to judge a host for something the role does
     not render.
@@ -27,6 +31,68 @@ attributes:
     support: full
     description: Runs on the controller and calls M(homelab.deploy.preflight_info) on the host.
 options:
+  pattern:
+    description:
+      - The pattern deployment to judge; mutually exclusive with O(requirements), one of the two is required.
+    type: dict
+    suboptions:
+      name:
+        description: Pattern name (C(patterns/NAME.yml)) or path of a pattern file.
+        type: str
+        required: true
+      overrides:
+        description: Overrides merged into the pattern (see C(homelab.deploy.pattern_load)).
+        type: dict
+        default: {}
+      overrides_source:
+        description: How errors in O(pattern.overrides) name their source.
+        type: str
+        default: preflight_overrides
+      instance:
+        description: Name of the deployment (the units' prefix).
+        type: str
+        required: true
+      scope:
+        description: Scope of the deployment.
+        type: str
+        choices: [system, user]
+        default: system
+      user:
+        description: Account of a O(pattern.scope=user) deployment.
+        type: str
+      hostname:
+        description: Host name of the route; unset, the pattern's default.
+        type: str
+      proxy_network:
+        description: Traefik's network; unset, the renderer's default.
+        type: str
+      storage_root:
+        description: Root of the pattern's bind storage; unset, the renderer's default.
+        type: str
+      pull:
+        description: Pull policy the units are rendered with.
+        type: str
+        default: missing
+      bind_roots:
+        description: Roots bind storage must lie under; unset, the renderer's defaults.
+        type: list
+        elements: str
+      bind_readonly:
+        description: Host paths that may be bind-mounted read-only; unset, the renderer's defaults.
+        type: list
+        elements: str
+      config_dir:
+        description: Where the pattern's configuration files are written; unset, the renderer's default.
+        type: str
+      validate_units:
+        description: Run the rendered units through the host's Quadlet generator.
+        type: bool
+        default: true
+      api_url:
+        description:
+          - Traefik API the pattern's host names are looked up in; C('') does not ask Traefik, unset asks the
+            default of M(homelab.deploy.preflight_info).
+        type: str
   read:
     description: Options of M(homelab.deploy.preflight_info) (scope, user, instance, unit names, unit sets, ...).
     type: dict
@@ -34,9 +100,8 @@ options:
   requirements:
     description:
       - What the deployment needs, as C(homelab.deploy.pattern_render) returns it in C(requirements), with
-        C(instance), C(pattern) and C(risk) added.
+        C(instance), C(pattern) and C(risk) added. Mutually exclusive with O(pattern).
     type: dict
-    required: true
   settings:
     description: Thresholds and choices of the assessment (see the C(homelab.deploy.preflight_assess) filter).
     type: dict
@@ -49,6 +114,17 @@ seealso:
 '''
 
 EXAMPLES = r'''
+- name: Judge the host for a wiki from the web-app-with-database pattern
+  homelab.deploy.preflight_report:
+    pattern:
+      name: web-app-with-database
+      instance: wiki
+      hostname: wiki.example.org
+      overrides: {variables: {db_name: wiki}}
+    settings: {scope: system, resource_limits: best_effort}
+    report_dir: /var/tmp/preflight
+  register: judged_wiki
+
 - name: Judge the host for a wiki and keep the report
   homelab.deploy.preflight_report:
     read:
@@ -85,4 +161,9 @@ unit_dir:
   description: The scope's unit directory.
   returned: success
   type: str
+pattern:
+  description: Name of the pattern judged (from O(pattern) or O(requirements)).
+  returned: success
+  type: str
+  sample: web-app-with-database
 '''

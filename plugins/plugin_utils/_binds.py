@@ -29,6 +29,17 @@ CONFIG_DIR = '/etc/homelab-deploy/stacks'
 SERVICE_CONFIG_DIR = '/etc/homelab-deploy/services'
 
 
+def config_dir_for(kind, scope='system', home=None):
+    """Where shipped configuration files go by default: /etc/homelab-deploy/<kind> (stacks or services) for the
+    system scope; in the user scope <home>/.local/share/homelab-deploy/<kind>, next to the user's guides (a
+    rootless user cannot write /etc, and the files are the user's). None for the user scope without a home."""
+    if scope != 'user':
+        return CONFIG_DIR if kind == 'stacks' else SERVICE_CONFIG_DIR
+    if not home:
+        return None
+    return '%s/.local/share/homelab-deploy/%s' % (home.rstrip('/'), kind)
+
+
 def under(path, root):
     """path is root or lies below it (both normalised)."""
     return path == root or path.startswith(root.rstrip('/') + '/')

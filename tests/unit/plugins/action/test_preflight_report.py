@@ -7,6 +7,9 @@ import json
 import os
 from unittest import mock
 
+import pytest
+from ansible.errors import AnsibleActionFail
+
 from ansible_collections.homelab.deploy.plugins.action import preflight_report as action
 
 MEMINFO = 'MemTotal:        8000000 kB\nMemAvailable:    6000000 kB\n'
@@ -72,3 +75,41 @@ def test_checked_at_is_utc_with_z():
     import datetime
     when = datetime.datetime(2026, 12, 2, 5, 0, 0, tzinfo=datetime.timezone.utc)
     assert action.checked_at(when) == '2026-12-02T05:00:00Z'
+
+
+def test_a_pattern_is_loaded_and_rendered_by_the_action_for_one_host_call(tmp_path):
+    pattern = {'name': 'reverse-proxy-backend', 'instance': 'bench', 'hostname': 'bench.test',
+               'overrides': {'routing': {'port': 8080}}, 'api_url': 'http://127.0.0.1:8080'}
+    result, calls = run({'pattern': pattern, 'settings': {'scope': 'system', 'resource_limits': 'best_effort'}},
+                        {'facts': FACTS, 'controllers': [], 'unit_dir': '/etc/containers/systemd'})
+    assert not result.get('failed'), result
+    assert len(calls) == 1 and calls[0][0] == 'homelab.deploy.preflight_info'
+    read = calls[0][1]
+    assert read['instance'] == 'bench' and read['scope'] == 'system' and read['hostnames'] == ['bench.test']
+    assert read['api_url'] == 'http://127.0.0.1:8080'
+    assert 'bench-app.container' in read['unit_names']
+    # the units the deploy writes, rendered here: the generator dry run on the host validates them
+    assert read['unit_sets'] and any(u['name'] == 'bench-app.container' and 'Image=' in u['content']
+                                     for u in read['unit_sets'][0]['units'])
+    assert result['report']['pattern'] == 'reverse-proxy-backend' and result['pattern'] == 'reverse-proxy-backend'
+
+
+def test_traefik_is_not_asked_with_an_empty_api_url_and_units_are_not_validated_on_request():
+    pattern = {'name': 'reverse-proxy-backend', 'instance': 'bench', 'api_url': '', 'validate_units': False}
+    result, calls = run({'pattern': pattern}, {'facts': FACTS, 'controllers': []})
+    assert not result.get('failed'), result
+    assert calls[0][1]['hostnames'] == [] and calls[0][1]['unit_sets'] == [] and 'api_url' not in calls[0][1]
+
+
+def test_a_bad_pattern_fails_before_the_host_is_read():
+    result, calls = run({'pattern': {'name': 'reverse-proxy-backend', 'instance': 'bench',
+                                     'overrides': {'routing': {'port': 'eighty'}}}}, {'facts': FACTS})
+    assert result['failed'] and calls == []
+    assert 'preflight_overrides' in result['msg'] and 'routing.port' in result['msg'], result['msg']
+
+
+def test_pattern_and_requirements_are_one_or_the_other():
+    with pytest.raises(AnsibleActionFail, match='mutually exclusive'):
+        run({'pattern': {'name': 'reverse-proxy-backend', 'instance': 'b'}, 'requirements': REQUIREMENTS}, {'facts': FACTS})
+    with pytest.raises(AnsibleActionFail, match='one of'):
+        run({}, {'facts': FACTS})

@@ -289,3 +289,18 @@ def test_a_bad_command_is_refused_naming_the_key(command, reason):
     with pytest.raises(StackError, match='services.a.command') as raised:
         stacks.stack_load(data)
     assert re.search(reason, str(raised.value)), str(raised.value)
+
+
+def test_configuration_files_of_a_user_scope_stack_go_to_the_users_directory():
+    data = {'schema_version': 1, 'name': 's', 'services': {'a': {
+        'image': 'x', 'configs': [{'target': '/etc/app.conf', 'content': 'x = 1\n'}]}}}
+    system = stacks.stack_plan(stacks.stack_load(data))
+    assert [f['path'] for f in system['files']] == ['/etc/homelab-deploy/stacks/s/a/etc/app.conf']
+    user = stacks.stack_plan(stacks.stack_load(data), 'user', home='/home/hl')
+    assert [f['path'] for f in user['files']] == ['/home/hl/.local/share/homelab-deploy/stacks/s/a/etc/app.conf']
+    unit = [u for phase in user['phases'] for u in phase if u['name'] == 's-a.container'][0]
+    assert 'Volume=/home/hl/.local/share/homelab-deploy/stacks/s/a/etc/app.conf:/etc/app.conf:ro' in unit['text']
+    explicit = stacks.stack_plan(stacks.stack_load(data), 'user', config_dir='/srv/conf')
+    assert [f['path'] for f in explicit['files']] == ['/srv/conf/s/a/etc/app.conf']
+    with pytest.raises(StackError, match="config_dir: a user-scope stack needs the user's home"):
+        stacks.stack_plan(stacks.stack_load(data), 'user')
