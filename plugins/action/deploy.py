@@ -26,6 +26,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.homelab.deploy.plugins.module_utils import _traefik as traefik
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _events as events
+from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 
 display = Display()
 
@@ -39,7 +40,7 @@ ROUTE_ARGS = ('name', 'hostname', 'path_prefix', 'rule', 'entrypoints', 'priorit
 TRAEFIK_KEYS = ('dynamic_dir', 'api_url', 'entrypoints')
 # Traefik settings that are not traefik_route options: the entry points an HTTPS route (tls) listens on and the
 # certificate resolvers Traefik has (the traefik role's homelab_traefik), to refuse a route Traefik could not serve
-TRAEFIK_TLS_KEYS = ('tls_entrypoints', 'cert_resolvers')
+TRAEFIK_TLS_KEYS = ('tls_entrypoints', 'cert_resolvers', 'default_cert_resolver')
 # ...and the forward-auth middlewares it defines (traefik_forward_auth), which count as authentication on a route
 TRAEFIK_AUTH_KEYS = ('auth_middlewares',)
 
@@ -166,6 +167,11 @@ class ActionModule(ActionBase):
         for key in TRAEFIK_KEYS:
             if key not in args and settings.get(key) is not None:
                 args[key] = settings[key]
+        # a public route is served over HTTPS by default when the traefik role has a default resolver
+        tls = _render.effective_route_tls(route, settings.get('default_cert_resolver') if state == 'present' else None)
+        args.pop('tls', None)
+        if tls is not None:
+            args['tls'] = tls
         if isinstance(args.get('tls'), dict) and state == 'present':
             args['tls'] = self.route_tls(route['name'], args['tls'], settings)
         if settings.get('auth_middlewares') and state == 'present':

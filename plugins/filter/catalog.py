@@ -306,9 +306,17 @@ ROUTE_KEYS = ('name', 'hostname', 'path_prefix', 'rule', 'urls', 'middlewares', 
               'tls', 'public', 'lan_middleware', 'define_middlewares')
 
 
-def route_args(routes):
-    """Only the route keys homelab.deploy.drift_check takes (traefik_route options that shape the file)."""
-    return [dict((k, v) for k, v in route.items() if k in ROUTE_KEYS) for route in routes or []]
+def route_args(routes, default_cert_resolver=None):
+    """Only the route keys homelab.deploy.drift_check takes (traefik_route options that shape the file), with the
+    tls the deploy gave each (a public route without one: the default resolver, when the traefik role has one)."""
+    out = []
+    for route in routes or []:
+        args = dict((k, v) for k, v in route.items() if k in ROUTE_KEYS and k != 'tls')
+        tls = _render.effective_route_tls(route, default_cert_resolver)
+        if tls is not None:
+            args['tls'] = tls
+        out.append(args)
+    return out
 
 
 def catalog_routes(catalog, **options):

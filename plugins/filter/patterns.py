@@ -620,8 +620,8 @@ def _route(ctx, pattern, auth_middleware, required_middlewares):
     if routing.get('path_prefix'):
         route['path_prefix'] = routing['path_prefix']
     tls = _render.route_tls(security.get('tls'))
-    if tls is not None:
-        route['tls'] = tls
+    if tls is not None or security.get('tls') is False:
+        route['tls'] = False if tls is None else tls  # False: plain HTTP on purpose, no default certificate
     auth = security.get('forward_auth')
     if auth:
         spec = {'address': 'http://%s-%s:%d%s' % (ctx['instance'], routing['service'], routing['port'], auth['path'])}

@@ -297,8 +297,8 @@ def _routes(stack, scope):
                  'public': svc['route'].get('public', True),
                  'urls': ['http://%s-%s:%d' % (prefix, name, svc['route']['port'])]}
         tls = _render.route_tls(svc['route'].get('tls'))
-        if tls is not None:
-            route['tls'] = tls
+        if tls is not None or svc['route'].get('tls') is False:
+            route['tls'] = False if tls is None else tls  # False: plain HTTP on purpose, no default certificate
         route.update((key, svc['route'][key]) for key in ('auth', 'auth_reason') if svc['route'].get(key))
         routes.append(route)
     return routes

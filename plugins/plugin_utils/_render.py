@@ -101,6 +101,18 @@ class RenderError(AnsibleFilterError):
 
 # -- escaping ----------------------------------------------------------------------------------------
 
+def effective_route_tls(route, default_resolver=None):
+    """The tls a route is deployed with: its own; none for tls False (plain HTTP on purpose); for a public route
+    without one, a certificate from the default resolver of the traefik role (traefik_default_cert_resolver) when
+    one is set. The one rule for the deploy and for the drift check of what it deployed."""
+    tls = route.get('tls')
+    if tls is False:
+        return None
+    if tls is None and route.get('public') and default_resolver:
+        return {'cert_resolver': default_resolver}
+    return tls
+
+
 def route_tls(tls):
     """A route's tls key (stack route.tls, pattern security.tls) as homelab.deploy.traefik_route takes it, or None for
     plain HTTP. The entry points are not set here: the deploy action takes them from the Traefik settings (the

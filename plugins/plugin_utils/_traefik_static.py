@@ -138,6 +138,10 @@ def _check_settings(settings):
         _fail('traefik_cert_resolvers', 'must be a mapping of resolver name to its settings, got %r' % (resolvers,))
     if resolvers and not settings.get('https'):
         _fail('traefik_cert_resolvers', 'certificates are served on the websecure entry point: set traefik_https: true')
+    default = settings.get('default_cert_resolver') or ''
+    if default and default not in resolvers:
+        _fail('traefik_default_cert_resolver', '%r is not one of traefik_cert_resolvers (%s)'
+              % (default, ', '.join(sorted(resolvers)) or 'none'))
     acme_dir = settings.get('acme_dir')
     if resolvers and (not isinstance(acme_dir, str) or not acme_dir.startswith('/')):
         _fail('traefik_acme_dir', 'must be an absolute path on the host, got %r' % (acme_dir,))
@@ -289,5 +293,6 @@ def static_layout(settings):
         'secrets': _unit_secrets(settings.get('env_secrets') or {}),
         'tls_entrypoints': [TLS_ENTRYPOINT] if settings.get('https') else [],
         'cert_resolvers': sorted(resolvers),
+        'default_cert_resolver': settings.get('default_cert_resolver') or '',
         'middlewares': shared, 'auth_middlewares': auth_names,
     }

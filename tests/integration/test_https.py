@@ -5,7 +5,8 @@ The traefik role gets a resolver pointed at Pebble (its listener's CA trusted th
 routed hl-web gets tls: {resolver: pebble}. Pebble validates the HTTP-01 challenge for real against the node's port
 80, so a certificate only exists when Traefik answered it. Then: the page over HTTPS, verified against Pebble's
 issuing root (from its management API); the HTTP URL redirects permanently; acme.json is 0600; and, Pebble's
-certificates being short (20 minutes), Traefik renews it without a restart.
+certificates being short (20 minutes), Traefik renews it without a restart. A public route without a tls key of
+its own gets a certificate from the default resolver; one with tls: false stays on plain HTTP.
 """
 import os
 import random
@@ -55,14 +56,30 @@ def tls_stack(suffix, state='present'):
             'stack_state': state}
 
 
+# what the traefik role exports with traefik_default_cert_resolver: pebble (a separate run has no homelab_traefik)
+DEFAULT_TLS = {'homelab_traefik': {'default_cert_resolver': 'pebble', 'cert_resolvers': ['pebble'],
+                                   'tls_entrypoints': ['websecure']}}
+
+
+def public_stack(suffix, state='present'):
+    web = {'image': 'localhost/hl-web:latest', 'environment': {'HL_WEB_MESSAGE': 'public-by-default'},
+           'route': {'hostname': 'pub-%s.hl.test' % suffix, 'port': 8080, 'public': True, 'auth': 'none',
+                     'auth_reason': 'a test page with nothing private'}}
+    plain = dict(web, route=dict(web['route'], hostname='plain-%s.hl.test' % suffix, tls=False))
+    return dict(DEFAULT_TLS, stack_definition={'schema_version': 1, 'name': 'pub-%s' % suffix,
+                                               'services': {'web': web, 'plain': plain}}, stack_state=state)
+
+
 def test_a_routed_service_gets_a_pebble_certificate_served_over_https(run_playbook, inventory):
     suffix = ''.join(random.choices(string.ascii_lowercase, k=6))
     name, host = 'tls-%s' % suffix, 'tls-%s.hl.test' % suffix
     try:
         check_https(run_playbook, name, host)
         check_stack_https(inventory, suffix)
+        check_public_by_default(inventory, suffix)
     finally:
         run_role(inventory, tls_stack(suffix, 'absent'))
+        run_role(inventory, public_stack(suffix, 'absent'))
         # the service, its route and Traefik's HTTPS set-up go, whatever happened: later tests (drift_check reads
         # every managed route) must not meet a route on an entry point Traefik no longer has
         cleanup = run_playbook(CLEANUP, extra_vars={'https_service': name})
@@ -109,4 +126,22 @@ def check_stack_https(inventory, suffix):
                     'http://%s/' % host).stdout
     assert redirect in ('301', '308'), redirect
     rc, events, out = run_role(inventory, tls_stack(suffix))
+    assert rc == 0 and events == [], 'a re-run changes nothing (no event): %s' % out[-3000:]
+
+
+def check_public_by_default(inventory, suffix):
+    """A public route without a tls key gets its certificate from the default resolver (the traefik role's
+    traefik_default_cert_resolver) and HTTP redirects; one with tls: false stays plain HTTP."""
+    host, plain = 'pub-%s.hl.test' % suffix, 'plain-%s.hl.test' % suffix
+    rc, dummy, out = run_role(inventory, public_stack(suffix))
+    assert rc == 0, out[-3000:]
+    page = wait(lambda: https_get(host).returncode == 0 and https_get(host), 90)
+    assert page and 'public-by-default' in page.stdout, page and (page.stdout, page.stderr)
+    assert served_certificate(host).get('issuer', '').startswith('CN=Pebble Intermediate CA')
+    redirect = node('curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '--resolve', '%s:80:127.0.0.1' % host,
+                    'http://%s/' % host).stdout
+    assert redirect in ('301', '308'), redirect
+    answer = node('curl', '-sS', '--resolve', '%s:80:127.0.0.1' % plain, 'http://%s/' % plain, check=False)
+    assert 'public-by-default' in answer.stdout, 'tls: false is served over plain HTTP: %r' % answer.stdout
+    rc, events, out = run_role(inventory, public_stack(suffix))
     assert rc == 0 and events == [], 'a re-run changes nothing (no event): %s' % out[-3000:]

@@ -315,3 +315,31 @@ def test_the_forward_auth_traefik_defines_counts_as_authentication_on_the_routes
     assert routes['demo-own']['auth_middlewares'] == ['sso@file', 'x@file']
     dummy, calls = run({'plan': plan}, {action.APPLY: [ROUTED]})
     assert 'auth_middlewares' not in dict((r['name'], r) for r in calls[0][1]['routes'])['demo-web']
+
+
+def test_a_public_route_without_tls_gets_the_default_resolver_and_tls_false_stays_plain():
+    plan = dict(PLAN, routes=[dict(PLAN['routes'][0], name='pub', public=True),
+                              dict(PLAN['routes'][0], name='pub-plain', public=True, tls=False),
+                              dict(PLAN['routes'][0], name='lan', public=False),
+                              dict(PLAN['routes'][0], name='pub-own', public=True, tls={'cert_resolver': 'internal'})])
+    traefik = {'tls_entrypoints': ['websecure'], 'cert_resolvers': ['letsencrypt', 'internal'],
+               'default_cert_resolver': 'letsencrypt'}
+    dummy, calls = run({'plan': plan, 'traefik': traefik}, {action.APPLY: [ROUTED]})
+    routes = dict((r['name'], r) for r in calls[0][1]['routes'])
+    assert routes['pub']['tls'] == {'cert_resolver': 'letsencrypt', 'entrypoints': ['websecure']}
+    assert 'tls' not in routes['pub-plain'], 'tls: false is plain HTTP on purpose'
+    assert 'tls' not in routes['lan'], 'a LAN-only route is not given a public certificate'
+    assert routes['pub-own']['tls'] == {'cert_resolver': 'internal', 'entrypoints': ['websecure']}
+    # without a default resolver nothing changes
+    dummy, calls = run({'plan': plan, 'traefik': dict(traefik, default_cert_resolver='')}, {action.APPLY: [ROUTED]})
+    assert 'tls' not in dict((r['name'], r) for r in calls[0][1]['routes'])['pub']
+
+
+def test_the_drift_check_expects_the_tls_the_deploy_gave():
+    from ansible_collections.homelab.deploy.plugins.filter import catalog
+    routes = [{'name': 'pub', 'public': True, 'hostname': ['a.test'], 'required_middlewares': []},
+              {'name': 'plain', 'public': True, 'tls': False}, {'name': 'lan', 'public': False}]
+    args = dict((r['name'], r) for r in catalog.route_args(routes, default_cert_resolver='letsencrypt'))
+    assert args['pub']['tls'] == {'cert_resolver': 'letsencrypt'} and 'required_middlewares' not in args['pub']
+    assert 'tls' not in args['plain'] and 'tls' not in args['lan']
+    assert 'tls' not in dict((r['name'], r) for r in catalog.route_args(routes))['pub']

@@ -538,7 +538,7 @@ def test_filter_registry():
 
 @pytest.mark.parametrize('tls, route_tls, url', [
     (None, None, 'http://docs.example.org'),
-    (False, None, 'http://docs.example.org'),
+    (False, False, 'http://docs.example.org'),  # False: plain HTTP on purpose, no default certificate
     (True, {}, 'https://docs.example.org'),
     ({'resolver': 'letsencrypt'}, {'cert_resolver': 'letsencrypt'}, 'https://docs.example.org'),
 ])

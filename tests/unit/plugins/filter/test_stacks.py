@@ -245,7 +245,7 @@ def test_rollback_plan_restores_previous_files_and_removes_new_ones():
     (True, {}),
     ({'resolver': 'letsencrypt'}, {'cert_resolver': 'letsencrypt'}),
     ({'resolver': 'pebble', 'redirect': False}, {'cert_resolver': 'pebble', 'redirect': False}),
-    (False, None),
+    (False, False),  # plain HTTP on purpose: no default certificate
 ])
 def test_a_route_with_tls_is_served_over_https(tls, expected):
     data = with_changes(web={'route': {'hostname': 'app.example.org', 'port': 8080, 'public': False, 'tls': tls}})

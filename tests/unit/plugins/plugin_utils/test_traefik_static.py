@@ -146,3 +146,14 @@ def test_bad_shared_middleware_settings_are_refused_naming_the_variable(changes,
     with pytest.raises(st.StaticConfigError) as raised:
         layout(**changes)
     assert fragment in str(raised.value)
+
+
+def test_the_default_resolver_is_one_of_the_resolvers():
+    assert layout()['default_cert_resolver'] == ''
+    out = layout(https=True, cert_resolvers={'pebble': PEBBLE}, default_cert_resolver='pebble')
+    assert out['default_cert_resolver'] == 'pebble'
+    with pytest.raises(Exception, match="traefik_default_cert_resolver: 'letsencrypt' is not one of "
+                                        r"traefik_cert_resolvers \(pebble\)"):
+        layout(https=True, cert_resolvers={'pebble': PEBBLE}, default_cert_resolver='letsencrypt')
+    with pytest.raises(Exception, match=r'traefik_cert_resolvers \(none\)'):
+        layout(default_cert_resolver='letsencrypt')
