@@ -64,7 +64,7 @@ DEFAULT_TLS = {'homelab_traefik': {'default_cert_resolver': 'pebble', 'cert_reso
 def public_stack(suffix, state='present'):
     web = {'image': 'localhost/hl-web:latest', 'environment': {'HL_WEB_MESSAGE': 'public-by-default'},
            'route': {'hostname': 'pub-%s.hl.test' % suffix, 'port': 8080, 'public': True, 'auth': 'none',
-                     'auth_reason': 'a test page with nothing private'}}
+                     'auth_reason': 'a test page with nothing private', 'middlewares': ['security-headers@file']}}
     plain = dict(web, route=dict(web['route'], hostname='plain-%s.hl.test' % suffix, tls=False))
     return dict(DEFAULT_TLS, stack_definition={'schema_version': 1, 'name': 'pub-%s' % suffix,
                                                'services': {'web': web, 'plain': plain}}, stack_state=state)
