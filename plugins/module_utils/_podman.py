@@ -45,6 +45,25 @@ class CommandError(Exception):
         return {'cmd': self.cmd, 'rc': self.rc, 'stdout': self.stdout, 'stderr': self.stderr}
 
 
+def secret_named(name):
+    """Whether a variable's name says its value is a credential: the masking policy's own test, so what is
+    masked in output, warned about in units and moved into podman secrets by the compose import is one set."""
+    probe = '%s=x' % name
+    return SECRET_NAME_RE.sub(lambda m: m.group(1) + MASK, probe) != probe
+
+
+def secret_valued(name, value):
+    """Whether an environment value is a credential: by its variable's name (secret_named), or a URL with a
+    password, whatever the variable is called. NAME_FILE=/path is the images' convention for "read the credential
+    from this file" (a mounted secret): a path, not a credential."""
+    if value is None or value == '':
+        return False
+    value = '%s' % value
+    if name.upper().endswith('_FILE') and value.startswith('/'):
+        return False
+    return secret_named(name) or bool(URL_PASSWORD_RE.search(value))
+
+
 def mask_secrets(text):
     """Hide values of NAME=value pairs whose NAME looks like a credential."""
     if not text:

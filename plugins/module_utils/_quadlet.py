@@ -11,7 +11,7 @@ import re
 import shutil
 import tempfile
 
-from ansible_collections.homelab.deploy.plugins.module_utils._podman import mask_secrets
+from ansible_collections.homelab.deploy.plugins.module_utils._podman import mask_secrets, secret_valued
 from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import CONTROL_RE, UnitFileError, container_spec
 
 # type -> (the type's own section, suffix of the generated service name)
@@ -153,9 +153,7 @@ def secret_like_environment(unit, unit_type):
     for value in unit.get_all(UNIT_TYPES[unit_type][0], 'Environment'):
         for word in value.split():
             key, _sep, val = word.strip('"\'').partition('=')
-            if key.upper().endswith('_FILE') and val.startswith('/'):
-                continue
-            if mask_secrets(word) != word:
+            if secret_valued(key, val):
                 names.append(key)
     return names
 

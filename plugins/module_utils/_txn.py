@@ -1448,7 +1448,7 @@ class Transaction(object):
                 self.fail('%s. Nothing was changed.' % exc)
             self.fail('%s' % exc, **dict((k, self.mask(v) if isinstance(v, str) else v) for k, v in exc.details().items()))
         except Refused as exc:
-            self.fail('%s' % exc, **exc.extra)
+            self.fail('%s' % exc, refused=True, **exc.extra)  # before anything changed: nothing to roll back
         self.timer.total()
         self.progress.close()
         return self.result

@@ -237,6 +237,10 @@ failure:
   description: The first failure, C({service, check, cause, evidence}), or null.
   returned: always
   type: dict
+refused:
+  description: The set was refused before anything on the host changed; the report then says no rollback was needed.
+  returned: when O(state=present)
+  type: bool
 rollback:
   description: What the rollback did (restored, removed, restarted, errors, ok).
   returned: on failure

@@ -596,6 +596,11 @@ failure:
   sample: {unit: demo-web.container, service: demo-web.service, check: health,
            cause: "demo-web.service did not become healthy: unhealthy (healthcheck reports unhealthy)",
            evidence: {status: "...", logs: "...", health_log: [], reason: "..."}}
+refused:
+  description: The set was refused before anything on the host changed (a bad unit, a policy, a missing image...).
+  returned: when refused
+  type: bool
+  sample: true
 rollback:
   description: What putting the set back did (also after O(revert=true)).
   returned: failure after the transaction started, and O(revert=true)

@@ -26,6 +26,7 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
 
+from ansible_collections.homelab.deploy.plugins.module_utils import _podman as podman
 from ansible_collections.homelab.deploy.plugins.plugin_utils import _render
 from ansible_collections.homelab.deploy.plugins.plugin_utils._yaml import bounded, load_yaml
 
@@ -33,8 +34,6 @@ NAME_RE = re.compile(r'^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z')
 VAR_RE = re.compile(r'[_a-zA-Z][_a-zA-Z0-9]*')
 ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
 EXPRESSION_RE = re.compile(r'^([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[-?+])(.*))?$', re.S)
-SECRET_NAME_RE = re.compile(r'PASSWORD|PASS|SECRET|TOKEN|KEY|CREDENTIALS', re.I)
-URL_CREDENTIALS_RE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]+:[^/@\s]+@')
 USER_RE = re.compile(r'^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?\Z')
 DURATION_RE = re.compile(r'(\d+(?:\.\d+)?)(us|ms|h|m|s)')
 HOST_RULE_RE = re.compile(r'Host\(\s*`([^`]+)`')
@@ -302,12 +301,9 @@ def scalar_text(value):
 
 
 def is_secret(name, value):
-    """Secret-looking environment values: by the variable's name, or a URL with user:password@."""
-    if not value:
-        return False
-    if name.upper().endswith('_FILE') and value.startswith('/'):
-        return False  # the path of a secret file (POSTGRES_PASSWORD_FILE=/run/secrets/...), not the secret
-    return bool(SECRET_NAME_RE.search(name) or URL_CREDENTIALS_RE.match(value))
+    """Secret-looking environment values: the collection's one policy (the masking policy of module_utils/_podman:
+    by the variable's name, or a URL with user:password@; a NAME_FILE=/path is not a secret)."""
+    return podman.secret_valued(name, value)
 
 
 def find_cycle(deps):
@@ -464,7 +460,7 @@ def _split_secrets(conv, values, key, out):
             conv.note('%s.environment.%s' % (key, name), 'approximated',
                       'secret-looking value: a podman secret %s (stack secret %s) as $%s, its value in the secrets '
                       'file, not in the stack' % ('%s-%s' % (conv.stack_name, secret), secret, name))
-        elif SECRET_NAME_RE.search(name) and value == '':
+        elif podman.secret_named(name) and value == '':
             secret = conv.add_secret(name, None)
             refs.append({'secret': secret, 'env': name})
             conv.note('%s.environment.%s' % (key, name), 'approximated',

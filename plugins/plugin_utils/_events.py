@@ -314,6 +314,8 @@ def _rollback_line(run, rollback_enabled):
         return 'rollback: disabled, the host is left as it is'
     if run.get('outcome') == 'rolled_back':
         return 'rollback: every touched service is back to its previous state and healthy'
+    if run.get('refused'):
+        return 'rollback: not needed, the set was refused before anything on the host changed'
     return 'rollback: INCOMPLETE: %s' % ('; '.join(rollback.get('errors') or []) or 'not run')
 
 

@@ -744,3 +744,17 @@ def test_a_host_network_service_drops_what_the_stack_model_refuses_there_with_wh
     assert [e['status'] for e in result['report'] if e['key'].startswith('services.ha.dns')] == ['unsupported']
     assert entry(result, 'services.ha.sysctls.net.core.somaxconn')['status'] == 'unsupported'
     stacks.stack_load(result['stack'])
+
+
+@pytest.mark.parametrize('name', [
+    'DB_PASS', 'ADMIN_PASS', 'JWT_KEY', 'AUTH_KEY', 'NC_CREDENTIALS', 'admin_password', 'SmtpPassword', 'PASSPHRASE',
+    'MONKEY', 'KEYCLOAK_URL', 'BYPASS_CACHE', 'KEYBOARD_LAYOUT', 'TZ', 'PUID'])
+def test_one_secret_policy_for_the_import_the_masking_and_the_unit_warnings(name):
+    """What the import moves into a podman secret is what the output masks and what a unit is warned about."""
+    from ansible_collections.homelab.deploy.plugins.module_utils import _podman, _quadlet, _unitfile
+    masked = _podman.mask_secrets('%s=value' % name) != '%s=value' % name
+    unit = _unitfile.parse_unit('[Container]\nImage=x\nEnvironment=%s=value\n' % name, filename='a.container')
+    warned = _quadlet.secret_like_environment(unit, 'container') == [name]
+    assert _compose.is_secret(name, 'value') is masked is warned
+    # the words count as whole words only: BYPASS, MONKEY, KEYCLOAK and KEYBOARD are not credentials
+    assert masked is (name not in ('MONKEY', 'KEYCLOAK_URL', 'BYPASS_CACHE', 'KEYBOARD_LAYOUT', 'TZ', 'PUID'))

@@ -317,6 +317,7 @@ def test_a_reference_to_a_sibling_resolves_only_when_the_sibling_is_in_the_set(c
     refused = run(capsys, {'units': [DB]}, check=True)
     assert refused['failed'] and 'demo-db.container: converting' in refused['msg']
     assert 'demo.network was not found' in refused['msg'] and 'Nothing was changed' in refused['msg']
+    assert refused['refused'] is True, 'the report can say no rollback was needed'
     assert not run(capsys, {'units': [NET, DB], 'secrets': {'demo-pw': 'x'}}, check=True).get('failed')
 
 

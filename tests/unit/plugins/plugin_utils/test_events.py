@@ -77,9 +77,10 @@ def test_summary_has_per_service_and_total_times():
     ('failed', {'ok': False, 'errors': ['immich-server.service did not start']}, True,
      'rollback: INCOMPLETE: immich-server.service did not start'),
     ('failed', {}, False, 'rollback: disabled, the host is left as it is'),
+    ('refused', {}, True, 'rollback: not needed, the set was refused before anything on the host changed'),
 ])
 def test_report(outcome, rollback, enabled, expected):
-    run = {'outcome': outcome, 'rollback': rollback,
+    run = {'outcome': 'failed' if outcome == 'refused' else outcome, 'rollback': rollback, 'refused': outcome == 'refused',
            'failure': {'service': 'server', 'check': 'health', 'status': 'unhealthy', 'cause': 'unhealthy',
                        'evidence': 'exit 1'}}
     report = events.deploy_report(run, PLAN, 'node', enabled)
