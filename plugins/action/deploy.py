@@ -277,6 +277,10 @@ class ActionModule(ActionBase):
             summary.insert(0, '%s FAILED:%s %s' % (self.plan['name'], where, failure.get('cause') or applied.get('msg')))
         for line in summary:
             display.display(line)
+        masked = sorted(u['service_name'] for u in (applied.get('units') or {}).values() if u.get('masked'))
+        if masked:
+            display.warning('%s: %s masked on the host (systemctl mask): left stopped, not started, waited on or '
+                            'checked; systemctl unmask to let the deploy run it' % (self.plan['name'], ', '.join(masked)))
         result = {
             'changed': bool(applied.get('changed')), 'failed': bool(applied.get('failed')),
             'outcome': outcome, 'summary': summary, 'phases': applied.get('phases') or [],

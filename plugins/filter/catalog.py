@@ -220,6 +220,29 @@ def _running_units(units):
     return dict((u['unit_name'], u.get('content')) for u in units or [] if u.get('unit_name'))
 
 
+RUNNING_STATES = ('active', 'activating', 'reloading')
+
+
+def _unit_states(units):
+    """{unit file name: (active_state, load_state)} of quadlet_info's units, where it reported them."""
+    return dict((u['unit_name'], (u.get('active_state'), u.get('load_state'))) for u in units or []
+                if u.get('unit_name') and u.get('active_state') is not None)
+
+
+def _not_running(rendered, states):
+    """({unit: why} of the entry's services that should run and do not, [units masked by their owner])."""
+    stopped, masked = {}, []
+    for unit in rendered['units']:
+        if unit['type'] != 'container' or unit.get('job') or unit['name'] not in states:
+            continue
+        active, load = states[unit['name']]
+        if load == 'masked':
+            masked.append(unit['name'])
+        elif active not in RUNNING_STATES:
+            stopped[unit['name']] = 'not running (%s): started' % active
+    return stopped, masked
+
+
 def _managed_instances(containers, on_host=None):
     """{instance: [container or unit names]} of what carries this collection's ownership labels: containers, and
     container units on the host (a stopped service has no container, as Quadlet removes it, but its unit stays)."""
@@ -242,7 +265,7 @@ def _managed_instances(containers, on_host=None):
     return out
 
 
-def plan_entry(entry, on_host, managed, options):
+def plan_entry(entry, on_host, managed, options, states=None):
     svars, rendered = render_entry(entry, options)
     name = svars['pattern_service_name']
     present = [u['name'] for u in rendered['units'] if u['name'] in on_host]
@@ -262,6 +285,10 @@ def plan_entry(entry, on_host, managed, options):
             text = _unit_diff(unit['name'], on_host[unit['name']], installed_text(unit, svars['pattern_service_scope']))
             if text:
                 item['diff'][unit['name']] = text
+    # declared, deployed and not running (stopped by hand, failed): reconcile starts it; masked: its owner's call
+    stopped, item['masked'] = _not_running(rendered, states or {})
+    for name, why in stopped.items():
+        item['diff'].setdefault(name, why)
     missing = [u for u in rendered['units'] if u['name'] not in on_host]
     item['action'] = 'deploy' if len(missing) == len(rendered['units']) else ('update' if item['diff'] else 'unchanged')
     return item
@@ -277,7 +304,8 @@ def catalog_plan(catalog, units=None, containers=None, allow_remove_all=False, *
         raise AnsibleFilterError('catalog_plan expects the list catalog_load returns, got %s' % type(catalog).__name__)
     on_host = _running_units(units)
     managed = _managed_instances(containers, on_host)
-    items = [plan_entry(entry, on_host, managed, options) for entry in catalog]
+    states = _unit_states(units)
+    items = [plan_entry(entry, on_host, managed, options, states) for entry in catalog]
     by_action = dict((action, [i['name'] for i in items if i['action'] == action])
                      for action in ('deploy', 'update', 'remove', 'unchanged', 'absent'))
     known = set(i['name'] for i in items)
@@ -294,6 +322,8 @@ def plan_lines(plan):
     lines = []
     for item in plan['services']:
         lines.append('%-9s %s (%s)' % (item['action'], item['name'], item['pattern']))
+        lines.extend('    %s: masked on the host: left stopped (systemctl unmask to run it)' % unit
+                     for unit in item.get('masked') or [])
         for unit, text in sorted(item['diff'].items()):
             lines.extend('    ' + line for line in ('%s: %s' % (unit, text) if '\n' not in text else text).rstrip('\n').splitlines())
     lines.extend('unknown   %s (managed on the host, not in the catalog: left alone)' % name for name in plan['unknown'])

@@ -285,13 +285,21 @@ def file_action(spec):
     return 'unchanged' if spec['before'] == spec['after'] else 'write'
 
 
+def is_masked(show):
+    """The service is masked (systemctl mask): its owner keeps it from starting, whatever the deploy declares."""
+    return (show or {}).get('LoadState') == 'masked'
+
+
 def service_action(spec, show, changed_secrets):
     """start | restart | stop | none for one unit, from its files, its service and the changed secrets.
 
     restart=true restarts a running unit whatever changed (a unit that does not run is started, as always).
+    A masked service is left as it is: its file is still written, it is neither started nor waited on.
     """
     if spec['state'] == 'absent':
         return 'stop' if spec['before'] is not None and is_active(show) else 'none'
+    if is_masked(show):
+        return 'none'
     if not is_active(show):
         return 'start'
     if spec.get('restart'):
@@ -314,6 +322,7 @@ def plan_unit(spec, show, changed_secrets):
     plan['service_action'] = service_action(spec, show, changed_secrets)
     plan['reload'] = plan['file_action'] != 'unchanged' or (spec['state'] == 'present' and needs_reload(show))
     plan['was_active'] = is_active(show)
+    plan['masked'] = spec['state'] == 'present' and is_masked(show)
     return plan
 
 
@@ -350,6 +359,8 @@ def unit_report(plan):
         report['health'] = plan['health_note']
     if plan.get('image_note'):
         report['image'] = plan['image_note']
+    if plan.get('masked'):
+        report['masked'] = True  # left stopped: its owner masked it
     return report
 
 
@@ -1154,6 +1165,10 @@ class Planner(object):
         changed = changed_secrets(secrets, current)
         self.restart_moved(specs, pin)
         plans = [plan_unit(s, shows.get(s['service_name']), changed) for s in specs]
+        masked = [p['service_name'] for p in plans if p['masked']]
+        if masked:
+            self.module.warn('%s masked on the host (systemctl mask): left stopped, not started or waited on; '
+                             'systemctl unmask to let the deploy run it' % ', '.join(masked))
         self.check_secret_refs(plans, secrets)
         self.check_images(plans, units)
         return plans, {'validation': validation, 'secrets_changed': changed,
@@ -1566,7 +1581,7 @@ class Transaction(object):
             for number, group in phase_groups(plans):
                 self.run_phase(number, group)
             self.confirm_routes()
-            self.run_verify()
+            self.run_verify(set(p['container'] for p in plans if p.get('masked') and p.get('container')))
             self.run_health(plans)
         except TxnError as exc:
             self.abort(exc)
@@ -1682,12 +1697,16 @@ class Transaction(object):
         if any(r.changed for r in self.routes):
             self.timer.mark('routes', t0)
 
-    def run_verify(self):
-        if self.params['verify']:
+    def run_verify(self, masked=()):
+        """The checks; one about the container of a masked service (its container key) is skipped, said so."""
+        checks = [c for c in self.params['verify'] if c.get('container') not in masked]
+        skipped = [{'name': c['name'], 'ok': True, 'attempts': 0, 'skipped': '%s is masked' % c['container']}
+                   for c in self.params['verify'] if c.get('container') in masked]
+        if checks or skipped:
             t0 = self.clock()
-            self.progress('verify', names=[c['name'] for c in self.params['verify']])
-            results, failure = self.checks().run_all(self.params['verify'])
-            self.result['verify'] = results
+            self.progress('verify', names=[c['name'] for c in checks])
+            results, failure = self.checks().run_all(checks) if checks else ([], None)
+            self.result['verify'] = results + skipped
             self.timer.mark('verify', t0)
             if failure:
                 raise TxnError('verify: %s' % failure['cause'], failure)
@@ -1696,7 +1715,8 @@ class Transaction(object):
     def run_health(self, plans):
         """verify_health: every waited-on container of the set judged once more after the checks (its healthcheck
         run now, its unit active and not restarting); a container still starting is given HEALTH_RECHECK seconds."""
-        items = [p for p in plans if p['state'] == 'present' and p['type'] == 'container' and p['wait'] and not p.get('job')]
+        items = [p for p in plans if p['state'] == 'present' and p['type'] == 'container' and p['wait'] and not p.get('job')
+                 and not p.get('masked')]
         if not self.params['verify_health'] or not items:
             return
         t0 = self.clock()

@@ -222,3 +222,20 @@ def test_hostile_yaml_gets_a_bounded_error_and_no_traceback(tmp_path):
     with pytest.raises(cf.CatalogError) as err:
         cf.catalog_load(write(tmp_path, {'web': huge}))
     assert 'web.yml' in str(err.value) and len(str(err.value)) < 5000
+
+
+@pytest.mark.parametrize('active, load, action, diff', [
+    ('active', 'loaded', 'unchanged', {}),
+    ('activating', 'loaded', 'unchanged', {}),
+    ('inactive', 'loaded', 'update', {'web-app.container': 'not running (inactive): started'}),
+    ('failed', 'loaded', 'update', {'web-app.container': 'not running (failed): started'}),
+    ('inactive', 'masked', 'unchanged', {}),  # masked by its owner: left stopped
+    (None, None, 'unchanged', {}),  # no state reported: the texts decide, as before
+])
+def test_a_declared_service_that_does_not_run_is_started_unless_masked(active, load, action, diff):
+    units = [dict(u, active_state=active, load_state=load) for u in host_units([entry()])]
+    plan = cf.catalog_plan([entry()], units=units, containers=managed('web'), controllers=[])
+    item = plan['services'][0]
+    assert (item['action'], item['diff']) == (action, diff)
+    assert (item['masked'] == ['web-app.container']) is (load == 'masked')
+    assert any('web-app.container: masked on the host: left stopped' in line for line in plan['lines']) is (load == 'masked')

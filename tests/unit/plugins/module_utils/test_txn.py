@@ -175,6 +175,10 @@ V2 = WEB + 'Environment=V=2\n'
     (spec(before=WEB, restart=True), show(ActiveState='failed'), [], 'start'),
     (spec(before=WEB, restart=True), show(ActiveState='activating', SubState='auto-restart'), [], 'start'),
     (spec('net.network', before='[Network]\n', after='[Network]\n', restart=True), show(), [], 'restart'),
+    # masked by its owner: never started, restarted or waited on
+    (spec(before=None), show(LoadState='masked', ActiveState='inactive'), [], 'none'),
+    (spec(before=WEB, after=V2), show(LoadState='masked', ActiveState='inactive'), [], 'none'),
+    (spec(before=WEB, restart=True), show(LoadState='masked', ActiveState='inactive'), ['pw'], 'none'),
 ])
 def test_service_action(unit, state, secrets, expected):
     assert txn.service_action(unit, state, secrets) == expected

@@ -58,6 +58,7 @@ class FakeHost(object):
         self.image_ids = {}     # image -> the image id the tag names on the host (default id-<image>)
         self.running_image = {}  # service -> the image id its container was started from
         self.objects = set()
+        self.masked = set()     # services masked by their owner (systemctl mask)
         self.exec_rc = 0
         self.calls = []
         self.invocations = 0
@@ -145,7 +146,8 @@ class FakeHost(object):
         svc = self.services.get(unit, {'state': 'inactive', 'inv': ''})
         loaded = unit in self.loaded
         current = self.file_of(unit)
-        values = {'Id': unit, 'LoadState': 'loaded' if loaded else 'not-found', 'ActiveState': svc['state'],
+        values = {'Id': unit, 'LoadState': 'masked' if unit in self.masked else 'loaded' if loaded else 'not-found',
+                  'ActiveState': svc['state'],
                   'SubState': 'running' if svc['state'] == 'active' else 'dead', 'Result': 'success',
                   'NeedDaemonReload': 'yes' if loaded and self.loaded[unit] != current else 'no',
                   'InvocationID': svc['inv'], 'Job': '', 'NRestarts': '0'}
@@ -1098,3 +1100,24 @@ def test_a_file_the_set_writes_is_a_bind_source_that_exists(capsys, host, tmp_pa
                           'files': [{'path': str(config), 'content': 'a: 1\n', 'restarts': ['demo-web.container']}]})
     assert not result.get('failed'), result.get('msg')
     assert config.read_text() == 'a: 1\n'
+
+
+def test_a_masked_service_is_left_stopped_and_a_re_run_changes_nothing(capsys, host):
+    """systemctl mask is its owner's 'keep this off': the file is written, the service not started or waited on,
+    the run says so, and the next run (reconcile) changes nothing instead of failing on the masked unit again."""
+    apply_v1(capsys, host)
+    host.masked.add('demo-web.service')
+    host.services['demo-web.service'] = {'state': 'inactive', 'inv': ''}
+    result = run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'},
+                          'verify_health': True, 'verify': [{'name': 'web answers', 'container': 'demo-web',
+                                                             'command': ['hl-web', 'health']}]})
+    assert not result.get('failed'), result.get('msg')
+    assert result['verify'] == [{'name': 'web answers', 'ok': True, 'attempts': 0, 'skipped': 'demo-web is masked'}]
+    assert not [c for c in host.calls if list(c[:2]) == ['podman', 'exec']], 'no check ran in the masked container'
+    assert result['units']['demo-web.container']['service'] == 'none'
+    assert result['units']['demo-web.container']['masked'] is True
+    assert not [v for v in host.changes() if 'demo-web' in v and not v.startswith('daemon-reload')]
+    assert 'demo-web.service masked on the host' in str(result.get('warnings')), result.get('warnings')
+    assert 'demo-web' not in (result.get('health') or {}), 'a masked service is not judged for health'
+    again = run(capsys, {'units': [NET, DB, web('2')], 'secrets': {'demo-pw': 'first-password'}, 'verify_health': True})
+    assert not again.get('failed') and not again['changed'], again
