@@ -436,16 +436,15 @@ def preflight_unit_sets(pattern, instance, scope='system', **render_args):
     return sets
 
 
-def preflight_inputs(pattern, loaded=None):
+def preflight_inputs(pattern):
     """What the pre-flight of a pattern deployment reads and judges, from the pattern's name, overrides and the
     deployment's settings (the preflight_report action's pattern option): (the read options for
     homelab.deploy.preflight_info, the requirements for preflight_assess). The pattern is loaded and validated
-    here unless given as loaded; it is rendered once for the requirements and once per set of cgroup controllers
-    for the units the deploy will write."""
+    here, rendered once for the requirements and once per set of cgroup controllers for the units the deploy will
+    write."""
     from ansible_collections.homelab.deploy.plugins.filter import patterns  # pylint: disable=import-outside-toplevel
-    if loaded is None:
-        loaded = patterns.pattern_load(pattern['name'], pattern.get('overrides') or {},
-                                       overrides_source=pattern.get('overrides_source') or 'preflight_overrides')
+    loaded = patterns.pattern_load(pattern['name'], pattern.get('overrides') or {},
+                                   overrides_source=pattern.get('overrides_source') or 'preflight_overrides')
     instance, scope = pattern['instance'], pattern.get('scope') or 'system'
     # unset (None or ''): pattern_render's own defaults
     render_args = dict((key, pattern[key]) for key in ('proxy_network', 'storage_root', 'bind_roots', 'bind_readonly',

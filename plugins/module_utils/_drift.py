@@ -468,7 +468,33 @@ def _running_runtime(info):
         'dns_search': list(host.get('DnsSearch') or []), 'dns_options': list(host.get('DnsOptions') or []),
         'add_hosts': list(host.get('ExtraHosts') or []), 'group_add': [str(g) for g in host.get('GroupAdd') or []],
         'ulimits': ulimits, 'annotations': dict(config.get('Annotations') or {}), 'tmpfs': sorted(host.get('Tmpfs') or {}),
+        # what the process has, and what was asked for; None where the inspect output does not say
+        'capabilities': None if info.get('EffectiveCaps') is None else sorted(info.get('EffectiveCaps') or []),
+        'devices': None if 'Devices' not in host else sorted(d.get('PathOnHost') for d in host.get('Devices') or []
+                                                              if d.get('PathOnHost')),
+        'no_new_privileges': None if 'SecurityOpt' not in host else any(
+            str(o).startswith('no-new-privileges') and not str(o).endswith(':false') for o in host.get('SecurityOpt') or []),
     }
+
+
+def compare_capabilities(declared, running):
+    """Findings for the declared capabilities against the ones the container's process has (EffectiveCaps):
+    an added one it lacks, a dropped one it has, anything beyond the added ones after DropCapability=all."""
+    have = running.get('capabilities')
+    if have is None:
+        return []
+    out = []
+    adds, drops = declared.get('add_capabilities') or [], declared.get('drop_capabilities') or []
+    missing = sorted(set(adds) - set(have))
+    if missing:
+        out.append(finding('runtime.add_capabilities', sorted(adds), have))
+    if 'ALL' in drops:
+        extra = sorted(set(have) - set(adds))
+    else:
+        extra = sorted(set(drops) & set(have))
+    if extra:
+        out.append(finding('runtime.drop_capabilities', sorted(drops), have))
+    return out
 
 
 def _as_items(value):
@@ -515,6 +541,11 @@ def compare_runtime(spec, info):
     for name, limits in sorted((declared.get('ulimits') or {}).items()):
         if running['ulimits'].get(name) != limits:
             out.append(finding('runtime.ulimits.%s' % name, ':'.join(limits), ':'.join(running['ulimits'].get(name) or ())))
+    out.extend(compare_capabilities(declared, running))
+    if running['devices'] is not None and set(declared.get('devices') or []) - set(running['devices']):
+        out.append(finding('runtime.devices', sorted(declared.get('devices') or []), running['devices']))
+    if declared.get('no_new_privileges') and running['no_new_privileges'] is False:
+        out.append(finding('runtime.no_new_privileges', True, False))
     for key, value in sorted((declared.get('annotations') or {}).items()):
         if value is not UNRESOLVED and running['annotations'].get(key) != value:
             out.append(finding('runtime.annotations.%s' % key, value, running['annotations'].get(key)))

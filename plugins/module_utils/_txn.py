@@ -1634,10 +1634,9 @@ class Transaction(object):
         self.save('written')
 
     def write_file(self, item):
-        directory = os.path.dirname(item['path'])
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-            self.scope.own(directory)
+        # every missing parent belongs to the user in the user scope (root acting for hl must not leave
+        # ~/.local/share/homelab-deploy root-owned, or hl's own later runs cannot write under it)
+        self.scope.makedirs(os.path.dirname(item['path']), 0o755)
         route.replace_file(item['path'], item['content'], item['mode'])
         self.scope.own(item['path'])
 

@@ -787,6 +787,15 @@ def _flag(unit, key):
     return None if value is None else value.lower() in ('true', 'yes', '1', 'on')
 
 
+def _capabilities(unit, key):
+    """AddCapability=/DropCapability= words as podman names them (CAP_ prefixed, upper case; ALL for all)."""
+    out = []
+    for word in unit.lookup_words(CONTAINER, key):
+        name = word.upper()
+        out.append(name if name == 'ALL' or name.startswith('CAP_') else 'CAP_' + name)
+    return out
+
+
 def _ulimits(unit):
     out = {}
     for word in unit.lookup_words(CONTAINER, 'Ulimit'):
@@ -799,8 +808,13 @@ def _ulimits(unit):
 def _runtime(unit, podman_args):
     """The keys of the container's run-time surface a unit sets (None, [] or {} when it does not), as Quadlet passes
     them to podman: ShmSize=, Ulimit=, WorkingDir=, HostName=, DNS*=, AddHost=, Timezone=, GroupAdd=, RunInit=,
-    StopSignal=, Annotation=, ReadOnly=, Tmpfs= and PodmanArgs=--privileged."""
+    StopSignal=, Annotation=, ReadOnly=, Tmpfs=, AddCapability=, DropCapability=, AddDevice=, NoNewPrivileges= and
+    PodmanArgs=--privileged."""
     return {
+        'add_capabilities': _capabilities(unit, 'AddCapability'),
+        'drop_capabilities': _capabilities(unit, 'DropCapability'),
+        'devices': [word.split(':', 1)[0].lstrip('-') for word in unit.lookup_words(CONTAINER, 'AddDevice')],
+        'no_new_privileges': _flag(unit, 'NoNewPrivileges'),
         'working_dir': _lookup_set(unit, CONTAINER, 'WorkingDir'), 'hostname': _lookup_set(unit, CONTAINER, 'HostName'),
         'stop_signal': _lookup_set(unit, CONTAINER, 'StopSignal'), 'timezone': _lookup_set(unit, CONTAINER, 'Timezone'),
         'shm_size': _lookup_set(unit, CONTAINER, 'ShmSize'), 'init': _flag(unit, 'RunInit'),

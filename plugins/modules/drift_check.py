@@ -15,8 +15,10 @@ description:
     image (tag and digest), command, entrypoint, environment, volumes and their options (ro/rw, SELinux z/Z),
     published ports, networks, labels, podman memory/CPU limits, health settings and user, and the run-time keys
     the unit declares (C(runtime.*) - WorkingDir, HostName, StopSignal, Timezone, ShmSize, RunInit, ReadOnly, DNS,
-    DNSSearch, DNSOption, AddHost, GroupAdd, Ulimit, Annotation, Tmpfs; a privileged container is drift unless its
-    unit says C(--privileged)). C(Sysctl=) is not compared (podman's inspect output does not show it).
+    DNSSearch, DNSOption, AddHost, GroupAdd, Ulimit, Annotation, Tmpfs, AddDevice, NoNewPrivileges, and
+    AddCapability/DropCapability judged by the capabilities the process has (C(EffectiveCaps)); a privileged
+    container is drift unless its unit says C(--privileged)). C(Sysctl=) is not compared (podman's inspect output
+    does not show it).
   - Compares the unit file on disk with what systemd has loaded (a daemon-reload pending) and the systemd cgroup
     limits (C(MemoryMax), C(MemoryHigh), C(MemoryLow), C(MemoryMin), C(CPUQuota), C(CPUWeight)) with the
     C([Service]) section.

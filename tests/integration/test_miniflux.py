@@ -2,9 +2,10 @@
 """A real app as upstream ships it: Miniflux 2.2 (Debian trixie's miniflux package, built into an image by the
 harness) with PostgreSQL 17, deployed from the shipped stacks/miniflux.yml. The migrations run as a one-shot job
 after the database is healthy and before the app; the app runs as the miniflux user on a read-only root file
-system, creates its admin from a podman secret and answers /healthcheck through Traefik. A category created
-through Miniflux's API is a row in PostgreSQL; it survives a restart of the database (which restarts the job and
-the app through their Requires=) and a re-deploy, which changes nothing. drift_check finds no drift after the
+system, creates its admin from a podman secret and answers /healthcheck through Traefik. A feed created through
+Miniflux's API (Miniflux fetches it from an RSS file served on Traefik's network, and stores its entry) is a row in
+PostgreSQL, as is a category; both survive a restart of the database (which restarts the job and the app through
+their Requires=) and a re-deploy, which changes nothing. drift_check finds no drift after the
 deploy (before: the finished job was "a service without its container" and every env secret a difference).
 """
 import json
@@ -25,6 +26,29 @@ def api(method, path, body=None):
         argv += ['-H', 'Content-Type: application/json', '-d', json.dumps(body)]
     out = on_node(*argv).stdout.rsplit('\n', 1)
     return int(out[-1] or 0), out[0]
+
+
+FEED_SERVER = 'hlfeed'
+FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>homelab news</title><link>http://hlfeed:8080/</link>
+<description>a feed for the Miniflux test</description>
+<item><title>First post</title><link>http://hlfeed:8080/first</link><guid>hl-first-post</guid>
+<pubDate>Thu, 03 Dec 2026 10:00:00 GMT</pubDate><description>hello from the feed</description></item>
+</channel></rss>
+"""
+
+
+def serve_feed():
+    """An RSS file served by hl-web on Traefik's network (hl), where the routed Miniflux app can fetch it."""
+    started = on_node('podman', 'run', '-d', '--replace', '--name', FEED_SERVER, '--network', 'hl',
+                      'localhost/hl-web:latest')
+    assert started.returncode == 0, started.stderr
+    written = on_node('sh', '-c', "podman exec -i %s sh -c 'cat > /www/feed.xml' <<'EOF'\n%sEOF" % (FEED_SERVER, FEED))
+    assert written.returncode == 0, written.stderr
+
+
+def sql(query):
+    return on_node('podman', 'exec', 'miniflux-db', 'psql', '-U', 'miniflux', '-d', 'miniflux', '-tAc', query).stdout
 
 
 def categories():
@@ -68,15 +92,25 @@ def test_miniflux_with_postgresql_from_its_stack(inventory):
         status, body = api('POST', '/v1/categories', {'title': 'homelab'})
         assert status == 201, body
         assert 'homelab' in categories(), 'the API wrote a row into PostgreSQL'
+        serve_feed()
+        status, body = api('POST', '/v1/feeds', {'feed_url': 'http://%s:8080/feed.xml' % FEED_SERVER,
+                                                 'category_id': json.loads(body)['id']})
+        assert status == 201, 'Miniflux fetched and stored the feed: %s' % body
+        assert sql('select title from feeds').strip() == 'homelab news', 'the feed is a row in PostgreSQL'
+        assert sql('select title from entries').strip() == 'First post', 'and so is its entry'
 
         assert on_node('systemctl', 'restart', 'miniflux-db.service').returncode == 0
         assert wait_healthy('miniflux-app'), 'the app came back after the database restart'
         status, body = api('GET', '/v1/categories')
         assert status == 200 and 'homelab' in body, body
+        status, body = api('GET', '/v1/feeds')
+        assert status == 200 and 'homelab news' in body, 'the feed survived the restart: %s' % body
 
         rc, events, out = run_role(inventory, EXTRA)
         assert rc == 0 and events == [], 're-deploy changes nothing (%s)' % out[-2000:]
         assert 'homelab' in categories()
+        assert sql('select count(*) from entries where title = \'First post\'').strip() == '1', 'kept, not duplicated'
     finally:
+        on_node('podman', 'rm', '-f', FEED_SERVER)
         run_role(inventory, dict(EXTRA, stack_state='absent', stack_purge=True))
         on_node('podman', 'secret', 'rm', '--ignore', 'miniflux-db-password', 'miniflux-admin-password')

@@ -43,7 +43,8 @@ SURFACE = {'schema_version': 1, 'name': 'hlsurf', 'services': {
             'hostname': 'web.lan', 'init': True, 'timezone': 'Europe/Berlin', 'stop_signal': 'SIGINT',
             'labels': {'backup.enable': 'true', 'com.example.note': 'a b$x%y'}, 'annotations': {'com.example.tier': 'web'},
             'dns': ['192.0.2.53'], 'dns_search': ['lan'], 'dns_options': ['ndots:1'],
-            'extra_hosts': {'printer.lan': '192.0.2.9'}, 'group_add': [44], 'wait_for': {'timeout': 40}},
+            'extra_hosts': {'printer.lan': '192.0.2.9'}, 'group_add': [44], 'wait_for': {'timeout': 40},
+            'drop_capabilities': ['ALL'], 'add_capabilities': ['CAP_CHOWN']},
     # the host's network: reachable on the node's loopback at its own port, nothing published
     'hostnet': {'image': 'localhost/hl-web:latest', 'network_mode': 'host', 'environment': {'HL_WEB_PORT': '18099'},
                 'wait_for': {'timeout': 40}},
@@ -93,6 +94,7 @@ def test_the_container_surface_reaches_the_running_containers(inventory):
             'the job saw lo only'
         assert inspect('hlsurf-priv', '{{.HostConfig.Privileged}}') == 'true'
         assert inspect('hlsurf-web', '{{.HostConfig.Privileged}}') == 'false'
+        assert inspect('hlsurf-web', '{{.EffectiveCaps}}') == '[CAP_CHOWN]', 'all dropped but the one added'
         rc, events, out = run_role(inventory, {'stack_definition': SURFACE, 'stack_allow_privileged': True})
         assert rc == 0 and events == [], 'idempotent'
         found = drift(inventory, ['hlsurf-web.container', 'hlsurf-hostnet.container', 'hlsurf-priv.container'])

@@ -16,7 +16,10 @@ def stack(migration=MIGRATION):
             'services': {
                 'db': {'image': 'localhost/postgres:17', 'secrets': [{'secret': 'db-password', 'env': 'POSTGRES_PASSWORD'}],
                        'volumes': [{'volume': 'pgdata', 'target': '/var/lib/postgresql/data'}],
-                       'healthcheck': {'cmd': 'pg_isready -q -h 127.0.0.1', 'interval': '1s', 'retries': 3},
+                       # initdb takes longer than 3 checks a second apart on a loaded 2-core CI machine: without a
+                       # start period the database was judged unhealthy and the deploy failed (seen twice in CI)
+                       'healthcheck': {'cmd': 'pg_isready -q -h 127.0.0.1', 'interval': '1s', 'retries': 3,
+                                       'start_period': '30s'},
                        'wait_for': {'timeout': 90}},
                 'migrate': {'kind': 'job', 'image': 'localhost/postgres:17', 'depends_on': ['db'],
                             'entrypoint': '/usr/lib/postgresql/17/bin/psql', 'command': migration,
@@ -36,7 +39,8 @@ def test_a_migration_job_runs_once_before_the_app_and_a_failed_one_is_rolled_bac
     secrets = {'stack_secrets': {'db-password': 'it-job-db-password-0123'}}
     try:
         rc, events, out = run_role(inventory, dict(secrets, stack_definition=stack()))
-        assert rc == 0, out[-3000:]
+        # the failure record first: the tail of the output can be one long podman command line
+        assert rc == 0, (events[0].get('failure') if events else None, out[-3000:])
         assert events[0]['outcome'] == 'success' and events[0]['details']['touched'] == ['db', 'migrate', 'app']
         unit = on_node('cat', '/etc/containers/systemd/hljob-migrate.container').stdout
         assert 'Type=oneshot' in unit and 'Restart=no' in unit and 'Notify=' not in unit

@@ -418,3 +418,29 @@ def test_the_host_reader_resolves_a_container_network_reference(tmp_path):
     assert errors == [] and refs['app-db.container'] == 'app-db' and refs['app-side.container'] == 'systemd-app-side'
     web = [u for u in units if u['unit_name'] == 'app-web.container'][0]
     assert drift.declared_network(web['spec']['networks'][0], refs) == 'container:app-db'
+
+
+@pytest.mark.parametrize('adds, drops, effective, fields_found', [
+    ([], [], ['CAP_CHOWN', 'CAP_KILL'], []),
+    (['CAP_NET_ADMIN'], [], ['CAP_CHOWN', 'CAP_NET_ADMIN'], []),
+    (['CAP_NET_ADMIN'], [], ['CAP_CHOWN'], ['runtime.add_capabilities']),
+    ([], ['CAP_KILL'], ['CAP_CHOWN'], []),
+    ([], ['CAP_KILL'], ['CAP_CHOWN', 'CAP_KILL'], ['runtime.drop_capabilities']),
+    (['CAP_NET_BIND_SERVICE'], ['ALL'], ['CAP_NET_BIND_SERVICE'], []),
+    (['CAP_NET_BIND_SERVICE'], ['ALL'], ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE'], ['runtime.drop_capabilities']),
+    ([], ['ALL'], [], []),
+])
+def test_capabilities_are_judged_by_what_the_process_has(adds, drops, effective, fields_found):
+    found = drift.compare_capabilities({'add_capabilities': adds, 'drop_capabilities': drops}, {'capabilities': effective})
+    assert [f['field'] for f in found] == fields_found
+    assert drift.compare_capabilities({'add_capabilities': adds}, {'capabilities': None}) == [], 'unknown: not judged'
+
+
+def test_devices_and_no_new_privileges_are_compared_when_the_inspect_output_has_them():
+    spec, info = _surface()
+    spec['runtime'].update(devices=['/dev/dri'], no_new_privileges=True)
+    info['HostConfig'].update(Devices=[], SecurityOpt=[])
+    assert sorted(f['field'] for f in drift.compare_runtime(spec, info)) == ['runtime.devices', 'runtime.no_new_privileges']
+    info['HostConfig'].update(Devices=[{'PathOnHost': '/dev/dri', 'PathInContainer': '/dev/dri'}],
+                              SecurityOpt=['no-new-privileges'])
+    assert drift.compare_runtime(spec, info) == []

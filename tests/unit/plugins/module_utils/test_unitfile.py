@@ -18,7 +18,8 @@ from ansible_collections.homelab.deploy.plugins.module_utils import _unitfile as
 from ansible_collections.homelab.deploy.plugins.module_utils._unitfile import UnitFileError
 NO_RUNTIME = {'working_dir': None, 'hostname': None, 'stop_signal': None, 'timezone': None, 'shm_size': None, 'init': None,
               'read_only': None, 'privileged': None, 'dns': [], 'dns_search': [], 'dns_options': [], 'add_hosts': [],
-              'group_add': [], 'ulimits': {}, 'annotations': {}, 'tmpfs': []}
+              'group_add': [], 'ulimits': {}, 'annotations': {}, 'tmpfs': [], 'add_capabilities': [],
+              'drop_capabilities': [], 'devices': [], 'no_new_privileges': None}
 
 
 def entries(text, section):
@@ -575,14 +576,17 @@ def test_container_spec_reads_the_run_time_surface_the_renderer_writes():
     text = ('WorkingDir=/srv/100%%\nHostName=web.lan\nStopSignal=SIGINT\nTimezone=Europe/Berlin\nShmSize=96m\n'
             'RunInit=true\nReadOnly=true\nPodmanArgs=--privileged\nDNS=192.0.2.53\nDNSSearch=lan\nDNSOption=ndots:1\n'
             'AddHost=printer.lan:192.0.2.9\nGroupAdd=44\nUlimit=nofile=1024:4096\nUlimit=nproc=512\n'
-            'Annotation="com.example.tier=web tier"\nTmpfs=/run/hl:rw,mode=1777\n')
+            'Annotation="com.example.tier=web tier"\nTmpfs=/run/hl:rw,mode=1777\n'
+            'AddCapability=net_bind_service CAP_CHOWN\nDropCapability=all\nAddDevice=/dev/dri:/dev/dri:rw\n'
+            'AddDevice=-/dev/ttyUSB0\nNoNewPrivileges=true\n')
     runtime = spec_of(text)['runtime']
     assert runtime == {
         'working_dir': '/srv/100%%', 'hostname': 'web.lan', 'stop_signal': 'SIGINT', 'timezone': 'Europe/Berlin',
         'shm_size': '96m', 'init': True, 'read_only': True, 'privileged': True, 'dns': ['192.0.2.53'],
         'dns_search': ['lan'], 'dns_options': ['ndots:1'], 'add_hosts': ['printer.lan:192.0.2.9'], 'group_add': ['44'],
         'ulimits': {'nofile': ('1024', '4096'), 'nproc': ('512', '512')}, 'annotations': {'com.example.tier': 'web tier'},
-        'tmpfs': ['/run/hl'],
+        'tmpfs': ['/run/hl'], 'add_capabilities': ['CAP_NET_BIND_SERVICE', 'CAP_CHOWN'], 'drop_capabilities': ['ALL'],
+        'devices': ['/dev/dri', '/dev/ttyUSB0'], 'no_new_privileges': True,
     }
 
 
