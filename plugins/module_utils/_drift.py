@@ -470,8 +470,8 @@ def _running_runtime(info):
         'ulimits': ulimits, 'annotations': dict(config.get('Annotations') or {}), 'tmpfs': sorted(host.get('Tmpfs') or {}),
         # what the process has, and what was asked for; None where the inspect output does not say
         'capabilities': None if info.get('EffectiveCaps') is None else sorted(info.get('EffectiveCaps') or []),
-        'devices': None if 'Devices' not in host else sorted(d.get('PathOnHost') for d in host.get('Devices') or []
-                                                              if d.get('PathOnHost')),
+        'devices': None if 'Devices' not in host else sorted(
+            d.get('PathOnHost') for d in host.get('Devices') or [] if d.get('PathOnHost')),
         'no_new_privileges': None if 'SecurityOpt' not in host else any(
             str(o).startswith('no-new-privileges') and not str(o).endswith(':false') for o in host.get('SecurityOpt') or []),
     }
