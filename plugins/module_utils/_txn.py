@@ -387,6 +387,25 @@ def pull_policy(spec):
     return (policy if policy in PULL_POLICIES else 'missing'), image
 
 
+def auth_file(spec):
+    """The registry credentials a present .container unit's image is pulled with (--authfile in its PodmanArgs=;
+    Quadlet 5.4 has no AuthFile= for containers), or None."""
+    if spec['type'] != 'container' or spec['state'] != 'present' or not spec['content']:
+        return None
+    try:
+        unit = parse_unit(spec['content'], spec['file'])
+    except UnitFileError:
+        return None
+    words = unit.lookup_words('Container', 'PodmanArgs')
+    found = None
+    for index, word in enumerate(words):
+        if word.startswith('--authfile='):
+            found = word.split('=', 1)[1]
+        elif word == '--authfile' and index + 1 < len(words):
+            found = words[index + 1]
+    return unescape_path(found) if found else None
+
+
 def waits_on_image_healthcheck(unit, unit_type):
     """The image a .container unit relies on for its health (Notify=healthy without HealthCmd=), or None."""
     if unit_type != 'container':
@@ -796,11 +815,15 @@ class Host(object):
         """After starts that may have pulled or re-tagged images: ask podman again."""
         self.image_cache = {}
 
-    def pull(self, images):
-        """Pull {image: policy} concurrently (at most PULL_WORKERS at once); {image: error} of the pulls that failed."""
+    def pull(self, images, auth_files=None):
+        """Pull {image: policy} concurrently (at most PULL_WORKERS at once), each with its registry credentials
+        ({image: auth file}, podman's own login otherwise); {image: error} of the pulls that failed."""
+        auth_files = auth_files or {}
+
         def one(item):
             image, policy = item
-            argv = ['pull', '--quiet'] + (['--policy', 'newer'] if policy == 'newer' else []) + ['--', image]
+            argv = (['pull', '--quiet'] + (['--policy', 'newer'] if policy == 'newer' else [])
+                    + (['--authfile', auth_files[image]] if auth_files.get(image) else []) + ['--', image])
             try:
                 self.runner.podman(*argv)
             except podman.CommandError as exc:
@@ -1147,6 +1170,8 @@ class Planner(object):
                          for image in IMAGE_LINE_RE.findall(spec['content']))
         for spec in specs:
             spec['pull_policy'] = pull_policy(spec)  # (policy, image), read once from the content as given
+            spec['auth_file'] = auth_file(spec)
+        self.check_auth_files(specs)
         self.pull_images(specs)
         for spec in specs:
             spec['before'] = self.host.read(spec['file'])
@@ -1180,13 +1205,15 @@ class Planner(object):
         """Every image the pull policies ask for, pulled before anything changes and concurrently: `missing` when
         the host lacks it, `always` on every run, `newer` when the registry has a newer one. A failed pull refuses
         the run (nothing has changed yet). In check mode nothing is pulled; the result says what would be."""
-        wanted, users = {}, {}
+        wanted, users, auths = {}, {}, {}
         for spec in specs:
             policy, image = spec['pull_policy']
             if image and policy != 'never':
                 current = wanted.get(image, 'never')
                 wanted[image] = max(policy, current, key=PULL_POLICIES.index)
                 users.setdefault(image, []).append(spec['file'])
+                if spec.get('auth_file') and not auths.get(image):
+                    auths[image] = spec['auth_file']
         todo = dict((image, policy) for image, policy in sorted(wanted.items())
                     if policy != 'missing' or self.host.image(image) is None)
         if not todo:
@@ -1195,7 +1222,7 @@ class Planner(object):
             self.pulls.update((image, 'would pull (%s)' % policy) for image, policy in todo.items())
             return
         before = dict((image, (self.host.image(image) or {}).get('Id')) for image in todo)
-        errors = self.host.pull(todo)
+        errors = self.host.pull(todo, auths)
         if errors:
             image = sorted(errors)[0]
             raise Refused('cannot pull image %s of %s (pull policy %s): %s.' % (
@@ -1207,6 +1234,15 @@ class Planner(object):
             self.pulls[image] = 'pulled (%s)' % policy if now != before[image] else 'up to date (%s)' % policy
             if before[image] and now != before[image]:
                 self.moved[image] = before[image]
+
+    def check_auth_files(self, specs):
+        """podman refuses to pull or start with an AuthFile= that is not there: refused before anything changes."""
+        missing = sorted(set((spec['auth_file'], spec['file']) for spec in specs
+                             if spec['auth_file'] and not os.path.isfile(spec['auth_file'])))
+        if missing:
+            raise Refused('the registry credentials %s (--authfile of %s) do not exist on the host; write them with '
+                          '"podman login --authfile %s REGISTRY" (or containers.podman.podman_login) first.'
+                          % (missing[0][0], missing[0][1], missing[0][0]), missing_auth_files=[m[0] for m in missing])
 
     def restart_moved(self, specs, pin):
         """A running container whose image reference now names another image (a pull moved the tag) is restarted,

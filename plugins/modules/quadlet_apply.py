@@ -140,6 +140,9 @@ options:
             its unit file is unchanged (RV(units) says so), and a rollback puts the tag back on the previous
             image. With O(pin_images=true) the new digest changes the unit file instead.
           - In check mode nothing is pulled; RV(pulls) says what would be.
+          - A private registry's credentials are the C(--authfile) the unit gives podman in C(PodmanArgs=) (what the
+            C(auth_file) key of a stack or pattern service renders); the pull uses the same file, and a file that
+            does not exist refuses the run before anything changes.
         type: str
         choices: [missing, always, newer, never]
       purge:

@@ -42,6 +42,7 @@ CONTAINER_DEFAULTS = OrderedDict([
     ('description', None),        # [Unit] Description=
     ('image', None),
     ('pull', None),               # pull policy: missing | always | newer | never (the deploy pulls; see unit_pull)
+    ('auth_file', None),          # PodmanArgs=--authfile=: registry credentials on the host (the deploy's pull uses them)
     ('networks', []),             # Network= values (foo.network references or external network names)
     ('network_aliases', []),
     ('volumes', []),              # {source, target, options: [..]} or a ready Volume= value
@@ -85,7 +86,7 @@ CONTAINER_DEFAULTS = OrderedDict([
 ])
 # Keys a pattern's or a stack's service hands to the model as they are (most of them defined once in
 # schemas/container.schema.json); left out, the model's default above applies.
-SERVICE_KEYS = ('environment', 'env_files', 'publish', 'command', 'entrypoint', 'user', 'devices', 'tmpfs', 'read_only',
+SERVICE_KEYS = ('auth_file', 'environment', 'env_files', 'publish', 'command', 'entrypoint', 'user', 'devices', 'tmpfs', 'read_only',
                 'no_new_privileges', 'drop_capabilities', 'add_capabilities', 'stop_timeout', 'healthcheck', 'restart',
                 'stop_signal', 'working_dir', 'hostname', 'init', 'shm_size', 'ulimits', 'sysctls', 'network_mode', 'dns',
                 'dns_search', 'dns_options', 'extra_hosts', 'timezone', 'group_add', 'privileged', 'annotations')
@@ -397,7 +398,9 @@ def container_section(model):
         ('StopSignal', m['stop_signal']), ('StopTimeout', m['stop_timeout']),
         ('Label', label_words(m['labels']) + label_words(sorted((m['container_labels'] or {}).items()))),
         ('Annotation', label_words(sorted((m['annotations'] or {}).items()))),
-        ('PodmanArgs', '--privileged' if m['privileged'] else None),
+        # Quadlet 5.4 has no AuthFile= in [Container]: podman run takes --authfile (the schema keeps the path one word)
+        ('PodmanArgs', [arg for arg in ('--privileged' if m['privileged'] else None,
+                                        '--authfile=' + escape(m['auth_file']) if m['auth_file'] else None) if arg]),
     ])
     section = _drop_empty(section)
     # a job has run when it exits 0: it is waited on by its unit (oneshot), never by a healthcheck

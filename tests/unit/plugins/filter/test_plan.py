@@ -279,6 +279,23 @@ def test_a_stack_service_pull_policy_goes_to_the_deploy_and_the_unit_only_pulls_
     assert 'Pull=%s\n' % unit_pull in unit['text']
 
 
+def test_registry_credentials_go_to_the_unit_as_podman_run_takes_them():
+    web = {'image': 'registry.test/app:1', 'auth_file': '/etc/containers/auth-100%.json', 'privileged': True}
+    plan = sf.stack_plan(sf.stack_load({'schema_version': 1, 'name': 'pl', 'services': {'web': web}}),
+                         allow_privileged=True)
+    text = plan['phases'][1][0]['text']
+    assert 'PodmanArgs=--privileged\nPodmanArgs=--authfile=/etc/containers/auth-100%%.json\n' in text
+    pattern = pf.pattern_load('web-app-with-database', {'services': {'app': {'auth_file': '/root/auth.json'}}})
+    units = pf.pattern_render(pattern, 'wiki', hostname='wiki.example.org')['units']
+    assert [u['service'] for u in units if 'PodmanArgs=--authfile=/root/auth.json' in u['text']] == ['app']
+
+
+@pytest.mark.parametrize('path', ['auth.json', '/etc/my auth.json', '/etc/"a".json', '/etc/a\\b', '/etc/a\n', ''])
+def test_registry_credentials_are_one_absolute_path(path):
+    with pytest.raises(AnsibleFilterError, match=r'services\.web\.auth_file'):
+        sf.stack_load({'schema_version': 1, 'name': 'pl', 'services': {'web': {'image': 'x', 'auth_file': path}}})
+
+
 def test_a_pattern_service_pull_wins_over_the_deployment_policy():
     pattern = pf.pattern_load('web-app-with-database', {'services': {'db': {'pull': 'never'}}})
     plan = pf.pattern_plan(pf.pattern_render(pattern, 'wiki', hostname='wiki.example.org', pull='always'))

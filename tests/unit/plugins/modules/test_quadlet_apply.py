@@ -996,6 +996,25 @@ def test_missing_pulls_once_newer_asks_the_registry_and_never_pulls_nothing(caps
     assert refused['failed'] and len(pulls_of(host)) == 2, 'never: the image must be on the host'
 
 
+def private(auth):
+    unit = app('always')
+    unit['content'] += 'PodmanArgs=--authfile=%s\n' % auth.replace('%', '%%')
+    return unit
+
+
+def test_a_private_registry_is_pulled_with_the_auth_file_the_unit_names(capsys, host, tmp_path):
+    host.registry.add('registry.test/app:1')
+    auth = tmp_path / 'auth-100%.json'  # % is escaped in the unit, read back unescaped
+    missing = run(capsys, {'units': [private(str(auth))]})
+    assert missing['failed'] and 'registry credentials %s (--authfile of demo-app.container) do not exist' % auth \
+        in missing['msg'] and 'Nothing was changed' in missing['msg']
+    assert not pulls_of(host) and not os.path.exists(os.path.join(host.unit_dir, 'demo-app.container'))
+    auth.write_text('{"auths": {}}')
+    result = run(capsys, {'units': [private(str(auth))]})
+    assert not result.get('failed'), result.get('msg')
+    assert pulls_of(host) == [['podman', 'pull', '--quiet', '--authfile', str(auth), '--', 'registry.test/app:1']]
+
+
 def test_check_mode_says_what_it_would_pull(capsys, host):
     host.registry.add('registry.test/app:1')
     result = run(capsys, {'units': [app('always')]}, check=True)
