@@ -331,7 +331,8 @@ class ActionModule(ActionBase):
                                    self.task_vars.get('inventory_hostname'), self.plan['name'], outcome, self.started,
                                    time.time(), images=images, pattern=spec.get('pattern'),
                                    strategy=spec.get('strategy') or 'phased', phases=events.phase_seconds(self.plan, result),
-                                   failure=result['failure'], details=details)
+                                   failure=result['failure'], details=details,
+                                   automation_level=spec.get('automation_level'))
 
 
 class ProgressReader(object):

@@ -340,6 +340,20 @@ def automation_gate(level_report, approved=False, host_health='healthy', check_m
             'reason': 'automation level %s allows this deploy without approval on a healthy host' % level}
 
 
+def automation_decision(records, automation, approved=False, host_health='healthy', check_mode=False,
+                        launch_type='manual', notify_url=''):
+    """The automation level a run has earned and whether its gate lets it go ahead: {level, gate}. An empty
+    automation config turns the gate off (level None, allowed). A notification URL the run posts to counts as
+    the notification integration (level 3's requirement)."""
+    if not automation:
+        return {'level': None, 'gate': automation_gate(None)}
+    if not isinstance(automation, dict):
+        raise AnsibleFilterError('automation config must be a mapping with max_level (0-4), got %s' % type(automation).__name__)
+    config = dict(automation, integrations=list(automation.get('integrations') or []) + (['notification'] if notify_url else []))
+    level = automation_level(records, config)
+    return {'level': level, 'gate': automation_gate(level, approved, host_health, check_mode, launch_type)}
+
+
 class FilterModule(object):
     """Deployment history analytics and automation levels."""
 
@@ -349,4 +363,5 @@ class FilterModule(object):
             'deployment_analytics': deployment_analytics,
             'automation_level': automation_level,
             'automation_gate': automation_gate,
+            'automation_decision': automation_decision,
         }

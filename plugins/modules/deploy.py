@@ -133,7 +133,8 @@ options:
     default: {}
   event:
     description:
-      - Fields of the history event this run publishes (C(kind), C(pattern), C(strategy), C(details)); the rest
+      - Fields of the history event this run publishes (C(kind), C(pattern), C(strategy), C(details), and
+        C(automation_level) when a level gated the run); the rest
         (host, outcome, times, phases, images, failure) comes from the run.
     type: dict
     default: {}

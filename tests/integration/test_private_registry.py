@@ -53,12 +53,12 @@ def test_a_private_registry_pulls_with_the_auth_file_the_service_names(inventory
     on_node('podman', 'rmi', '-f', image)
     try:
         push_private_image(image, user, password)
-        rc, _, out = run_role(inventory, {'stack_definition': stack(image)})
+        rc, dummy, out = run_role(inventory, {'stack_definition': stack(image)})
         assert rc != 0 and 'cannot pull image %s' % image in out, out[-3000:]
         assert 'unauthorized' in out.lower() or 'authentication required' in out.lower(), out[-3000:]
         assert 'Nothing was changed' in out and not unit_exists()
 
-        rc, _, out = run_role(inventory, {'stack_definition': stack(image, AUTH)})
+        rc, dummy, out = run_role(inventory, {'stack_definition': stack(image, AUTH)})
         assert rc != 0 and 'registry credentials %s' % AUTH in out and 'do not exist' in out, out[-3000:]
         assert not unit_exists()
 

@@ -26,7 +26,7 @@ PLAYBOOK = """
 """
 
 
-def run_play(inventory, playbook, extra):
+def run_play(inventory, playbook, extra, cmdline=None):
     """Run playbook (its text) through ansible-runner, as AWX does: (rc, the stats event's data, stdout)."""
     private = tempfile.mkdtemp(prefix='hl-runner-', dir=os.path.join(ROOT, 'tests', 'output'))
     try:
@@ -36,7 +36,7 @@ def run_play(inventory, playbook, extra):
         env = {'ANSIBLE_COLLECTIONS_PATH': os.path.join(ROOT, 'tests', 'output', 'collections'),
                'ANSIBLE_HOST_KEY_CHECKING': 'False', 'ANSIBLE_NOCOLOR': '1'}
         runner = ansible_runner.run(private_data_dir=private, playbook='play.yml', inventory=inventory,
-                                    extravars=extra, envvars=env, quiet=True)
+                                    extravars=extra, envvars=env, quiet=True, cmdline=cmdline)
         stats = [e for e in runner.events if e.get('event') == 'playbook_on_stats']
         return runner.rc, stats[-1]['event_data'], runner.stdout.read()
     finally:

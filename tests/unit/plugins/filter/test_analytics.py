@@ -181,3 +181,27 @@ def test_gate(level, approved, health, check, allowed, needs_approval):
 def test_gate_unattended_runs_need_level_4(level, launch, allowed):
     gate = an.automation_gate({'level': level, 'max_level': 4}, True, 'healthy', False, launch)
     assert gate['allowed'] == allowed and gate['reason']
+
+
+def test_decision_without_config_is_the_gate_off():
+    assert an.automation_decision([], {}) == {'level': None, 'gate': an.automation_gate(None)}
+
+
+@pytest.mark.parametrize('max_level, approved, check, launch, allowed, level', [
+    (0, True, False, 'manual', False, 0), (0, False, True, 'manual', True, 0), (1, False, False, 'manual', False, 1),
+    (1, True, False, 'manual', True, 1), (4, True, False, 'scheduled', False, 1)])
+def test_decision_is_the_level_of_the_history_and_its_gate(max_level, approved, check, launch, allowed, level):
+    decision = an.automation_decision([], {'max_level': max_level}, approved=approved, check_mode=check,
+                                      launch_type=launch)
+    assert decision['level']['level'] == level and decision['gate']['allowed'] == allowed
+    assert decision['gate'] == an.automation_gate(decision['level'], approved, 'healthy', check, launch)
+
+
+def test_decision_counts_a_notification_url_as_the_integration():
+    def level_3_integrations(**kwargs):
+        found = an.automation_decision([], {'max_level': 4}, **kwargs)['level']['requirements']
+        return [r for r in found if r['level'] == 3 and r['name'] == 'integrations'][0]
+    assert level_3_integrations(notify_url='http://ntfy.lan/x')['met']
+    assert not level_3_integrations()['met']
+    with pytest.raises(AnsibleFilterError, match='must be a mapping'):
+        an.automation_decision([], 'max_level: 2')
