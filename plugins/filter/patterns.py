@@ -866,6 +866,14 @@ def pattern_catalog(patterns_dir=None):
     return out
 
 
+def deploy_dirs(scope='system', home=None):
+    """The default directories of a deployment's own files in a scope (plugin_utils._binds.deploy_dirs)."""
+    dirs = _binds.deploy_dirs(scope, home)
+    if dirs is None:
+        raise AnsibleFilterError('deploy_dirs: the user scope needs the home directory of the user')
+    return dirs
+
+
 class FilterModule(object):
     """Deployment pattern filters."""
 
@@ -876,4 +884,5 @@ class FilterModule(object):
             'pattern_recommend': pattern_recommend,
             'pattern_catalog': pattern_catalog,
             'pattern_plan': pattern_plan,
+            'deploy_dirs': deploy_dirs,
         }

@@ -29,15 +29,30 @@ CONFIG_DIR = '/etc/homelab-deploy/stacks'
 SERVICE_CONFIG_DIR = '/etc/homelab-deploy/services'
 
 
-def config_dir_for(kind, scope='system', home=None):
-    """Where shipped configuration files go by default: /etc/homelab-deploy/<kind> (stacks or services) for the
-    system scope; in the user scope <home>/.local/share/homelab-deploy/<kind>, next to the user's guides (a
-    rootless user cannot write /etc, and the files are the user's). None for the user scope without a home."""
+SYSTEM_BASE = '/etc/homelab-deploy'
+USER_BASE = '.local/share/homelab-deploy'  # below the user's home
+
+
+def deploy_dirs(scope='system', home=None):
+    """The directories a deployment's own files go to by default, in one place: base, stacks and services (shipped
+    configuration files), guides and monitoring (file_sd targets). /etc/homelab-deploy for the system scope; in
+    the user scope <home>/.local/share/homelab-deploy (a rootless user cannot write /etc, and the files are the
+    user's). None for the user scope without a home."""
     if scope != 'user':
-        return CONFIG_DIR if kind == 'stacks' else SERVICE_CONFIG_DIR
-    if not home:
+        base = SYSTEM_BASE
+    elif not home:
         return None
-    return '%s/.local/share/homelab-deploy/%s' % (home.rstrip('/'), kind)
+    else:
+        base = '%s/%s' % (home.rstrip('/'), USER_BASE)
+    dirs = dict((kind, '%s/%s' % (base, kind)) for kind in ('stacks', 'services', 'guides', 'monitoring'))
+    dirs['base'] = base
+    return dirs
+
+
+def config_dir_for(kind, scope='system', home=None):
+    """Where shipped configuration files of stacks or services (kind) go by default (see deploy_dirs)."""
+    dirs = deploy_dirs(scope, home)
+    return dirs[kind] if dirs else None
 
 
 def under(path, root):

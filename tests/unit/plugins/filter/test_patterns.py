@@ -532,7 +532,7 @@ def test_recommendation_input_errors(chars, message):
 
 
 def test_filter_registry():
-    assert sorted(pf.FilterModule().filters()) == ['pattern_catalog', 'pattern_load', 'pattern_plan',
+    assert sorted(pf.FilterModule().filters()) == ['deploy_dirs', 'pattern_catalog', 'pattern_load', 'pattern_plan',
                                                    'pattern_recommend', 'pattern_render']
 
 

@@ -145,3 +145,20 @@ def test_the_config_dir_is_the_deployments_to_set():
     with pytest.raises(sf.StackError) as err:
         sf.stack_plan(load(), config_dir='relative')
     assert 'config_dir' in str(err.value)
+
+
+def test_deploy_dirs_are_one_place_for_both_scopes():
+    system = _binds.deploy_dirs('system')
+    assert system == {'base': '/etc/homelab-deploy', 'stacks': _binds.CONFIG_DIR, 'services': _binds.SERVICE_CONFIG_DIR,
+                      'guides': '/etc/homelab-deploy/guides', 'monitoring': '/etc/homelab-deploy/monitoring'}
+    user = _binds.deploy_dirs('user', '/home/hl/')
+    assert user['services'] == '/home/hl/.local/share/homelab-deploy/services' == _binds.config_dir_for('services', 'user', '/home/hl')
+    assert _binds.deploy_dirs('user') is None and _binds.config_dir_for('stacks', 'user') is None
+
+
+def test_the_deploy_dirs_filter_names_a_missing_home():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.homelab.deploy.plugins.filter import patterns
+    assert patterns.FilterModule().filters()['deploy_dirs']('user', '/home/hl')['guides'] == '/home/hl/.local/share/homelab-deploy/guides'
+    with pytest.raises(AnsibleFilterError, match='needs the home'):
+        patterns.deploy_dirs('user')
