@@ -23,13 +23,18 @@ health: {path: /health, cmd: /bin/hl-web health, interval: 2s}
 """
 
 
-def test_a_stopped_catalog_service_is_removed(run_playbook, traefik_on_node):
-    catalog = os.path.join(ROOT, 'tests', 'output', 'hlstop-catalog')
+def fresh_catalog(name):
+    """An empty catalog directory of the test's own and the reconcile variables for it: (catalog, extra vars)."""
+    catalog = os.path.join(ROOT, 'tests', 'output', '%s-catalog' % name)
     shutil.rmtree(catalog, ignore_errors=True)
     os.makedirs(catalog)
-    extra = {'reconcile_hosts': 'node', 'reconcile_catalog_dir': catalog, 'reconcile_resource_limits': 'best_effort',
-             'pattern_service_pull': 'never', 'pattern_service_health_timeout': 60,
-             'pattern_service_credentials_dir': os.path.join(ROOT, 'tests', 'output', 'hlstop-credentials')}
+    return catalog, {'reconcile_hosts': 'node', 'reconcile_catalog_dir': catalog, 'reconcile_resource_limits': 'best_effort',
+                     'pattern_service_pull': 'never', 'pattern_service_health_timeout': 60,
+                     'pattern_service_credentials_dir': os.path.join(ROOT, 'tests', 'output', '%s-credentials' % name)}
+
+
+def test_a_stopped_catalog_service_is_removed(run_playbook, traefik_on_node):
+    catalog, extra = fresh_catalog('hlstop')
     unit = '/etc/containers/systemd/hlstop-app.container'
     try:
         with open(os.path.join(catalog, 'hlstop.yml'), 'w') as handle:
@@ -54,12 +59,7 @@ def test_a_stopped_catalog_service_is_removed(run_playbook, traefik_on_node):
 
 
 def test_a_masked_catalog_service_is_left_stopped_and_reconcile_converges(run_playbook, traefik_on_node):
-    catalog = os.path.join(ROOT, 'tests', 'output', 'hlmask-catalog')
-    shutil.rmtree(catalog, ignore_errors=True)
-    os.makedirs(catalog)
-    extra = {'reconcile_hosts': 'node', 'reconcile_catalog_dir': catalog, 'reconcile_resource_limits': 'best_effort',
-             'pattern_service_pull': 'never', 'pattern_service_health_timeout': 60,
-             'pattern_service_credentials_dir': os.path.join(ROOT, 'tests', 'output', 'hlmask-credentials')}
+    catalog, extra = fresh_catalog('hlmask')
     entry = ENTRY.replace('hlstop', 'hlmask') % 'true'
     unit = '/etc/containers/systemd/hlmask-app.container'
     try:

@@ -9,16 +9,11 @@ Debian package). A re-deploy changes nothing; a changed config restarts the brok
 """
 import os
 
-from test_stack_events import ROOT, on_node, run_play
+from test_stack_events import ROOT, on_node, role_play, run_play
 
 PASSWORD = 'it-mqtt-pa$$word%42'
 INSTANCE = 'hlmqtt'
-PLAYBOOK = """
-- hosts: node
-  gather_facts: false
-  roles:
-    - role: homelab.deploy.pattern_service
-"""
+PLAYBOOK = role_play('pattern_service')
 OVERRIDES = {
     'variables': {'mqtt_bind': '127.0.0.1'},
     'monitoring': {'health': {'path': '/health'}},

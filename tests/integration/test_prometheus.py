@@ -11,22 +11,12 @@ import json
 import os
 import time
 
-from test_stack_events import ROOT, on_node, run_play
+from test_stack_events import ROOT, on_node, role_play, run_play
 
 EXPORTER = 'hlnodexp'
 TARGETS = '/etc/homelab-deploy/monitoring'
-PATTERN_PLAYBOOK = """
-- hosts: node
-  gather_facts: false
-  roles:
-    - role: homelab.deploy.pattern_service
-"""
-STACK_PLAYBOOK = """
-- hosts: node
-  gather_facts: false
-  roles:
-    - role: homelab.deploy.stack
-"""
+PATTERN_PLAYBOOK = role_play('pattern_service')
+STACK_PLAYBOOK = role_play('stack')
 PROMETHEUS_YML = """\
 global:
   scrape_interval: 2s

@@ -18,12 +18,19 @@ HLNODE = [sys.executable, os.path.join(ROOT, 'tests', 'harness', 'hlnode')]
 STACK = {'schema_version': 1, 'name': 'hlevt', 'services': {
     'web': {'image': 'localhost/hl-web:latest', 'wait_for': {'timeout': 40},
             'healthcheck': {'cmd': '/bin/hl-web health', 'interval': '2s', 'retries': 2}}}}
-PLAYBOOK = """
-- hosts: node
+
+
+def role_play(role, hosts='node'):
+    """A playbook (its text) that runs one role of the collection on the node (node_rootless: as the user hl)."""
+    return """
+- hosts: %s
   gather_facts: false
   roles:
-    - role: homelab.deploy.stack
-"""
+    - role: homelab.deploy.%s
+""" % (hosts, role)
+
+
+PLAYBOOK = role_play('stack')
 
 
 def run_play(inventory, playbook, extra, cmdline=None):

@@ -6,7 +6,7 @@ into the rootless containers; a re-run changes nothing.
 """
 import os
 
-from test_stack_events import ROOT, on_node, run_play
+from test_stack_events import ROOT, on_node, role_play, run_play
 
 HOME = '/home/hl/.local/share/homelab-deploy'
 STACK = {'schema_version': 1, 'name': 'hlucfg', 'services': {'web': {
@@ -24,12 +24,7 @@ PATTERN_VARS = {
 
 
 def play(role):
-    return """
-- hosts: node_rootless
-  gather_facts: false
-  roles:
-    - role: homelab.deploy.%s
-""" % role
+    return role_play(role, hosts='node_rootless')
 
 
 def as_hl(*argv):
