@@ -28,6 +28,7 @@ RESOLVER_KEYS = ('ca', 'email', 'challenge', 'dns', 'ca_bundle', 'key_type', 'ce
 # Paths inside the container: the ACME storage directory (one <resolver>.json each) and the CA bundles.
 ACME_DIR = '/acme'
 CA_DIR = '/etc/traefik/ca'
+INTERNAL_DIR = '/etc/traefik/internal'  # the internal CA's served certificates (not its key)
 HTTP_ENTRYPOINT, TLS_ENTRYPOINT, API_ENTRYPOINT = 'web', 'websecure', 'traefik'
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*\Z')
 ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
@@ -262,10 +263,35 @@ def middlewares(settings):
     return out, ['%s@file' % name for name in sorted(auth)]
 
 
+def internal_certificate(settings):
+    """(volume, dynamic tls) for the internal CA's served certificate (homelab.deploy.internal_ca), or (None, None)
+    when traefik_internal_ca_names is empty. The certificate becomes Traefik's default one: every TLS router
+    without a resolver of its own is served with it."""
+    internal = settings.get('internal_ca') or {}
+    names = internal.get('names') or []
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n and not CONTROL_RE.search(n) for n in names):
+        _fail('traefik_internal_ca_names', 'must be a list of DNS names or IP addresses, got %r' % (names,))
+    if not names:
+        return None, None
+    if not settings.get('https'):
+        _fail('traefik_internal_ca_names', 'certificates are served on the websecure entry point: set traefik_https: true')
+    where = internal.get('dir')
+    if not isinstance(where, str) or not where.startswith('/') or CONTROL_RE.search(where) or ':' in where:
+        _fail('traefik_internal_ca_dir', 'must be an absolute path on the host without ":", got %r' % (where,))
+    volume = '%s/served:%s:ro,Z' % (where.rstrip('/'), INTERNAL_DIR)
+    cert = internal.get('cert')
+    if not cert:  # not issued yet (check mode before the first run)
+        return volume, None
+    name = cert.rsplit('/', 1)[-1]
+    return volume, {'stores': {'default': {'defaultCertificate': {
+        'certFile': '%s/%s' % (INTERNAL_DIR, name), 'keyFile': '%s/%s' % (INTERNAL_DIR, name[:-4] + '.key')}}}}
+
+
 def static_layout(settings):
     """The static configuration and the container settings for the traefik role's variables (see the filter)."""
     specs = _check_settings(settings)
     shared, auth_names = middlewares(settings)
+    internal_volume, internal_tls = internal_certificate(settings)
     resolvers, bundles = {}, {}
     for name in sorted(specs):
         resolvers[name], bundle = resolver(name, specs[name])
@@ -285,6 +311,11 @@ def static_layout(settings):
     volumes = ['%s:%s:ro,z' % (host, inside) for host, inside in sorted(bundles.items(), key=lambda item: item[1])]
     if resolvers:
         volumes.insert(0, '%s:%s:Z' % (settings.get('acme_dir'), ACME_DIR))
+    if internal_volume:
+        volumes.append(internal_volume)
+    dynamic = {'http': {'middlewares': shared}}
+    if internal_tls:
+        dynamic['tls'] = internal_tls
     return {
         'config': _static_config(settings, resolvers),
         'publish': publish,
@@ -295,4 +326,5 @@ def static_layout(settings):
         'cert_resolvers': sorted(resolvers),
         'default_cert_resolver': settings.get('default_cert_resolver') or '',
         'middlewares': shared, 'auth_middlewares': auth_names,
+        'dynamic': dynamic,  # the shared dynamic file: middlewares, and the internal CA's default certificate
     }

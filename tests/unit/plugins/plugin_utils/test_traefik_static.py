@@ -157,3 +157,27 @@ def test_the_default_resolver_is_one_of_the_resolvers():
         layout(https=True, cert_resolvers={'pebble': PEBBLE}, default_cert_resolver='letsencrypt')
     with pytest.raises(Exception, match=r'traefik_cert_resolvers \(none\)'):
         layout(default_cert_resolver='letsencrypt')
+
+
+def test_the_internal_ca_certificate_is_traefiks_default_and_only_its_served_directory_is_mounted():
+    internal = {'names': ['*.home.arpa'], 'dir': '/etc/traefik/internal-ca',
+                'cert': '/etc/traefik/internal-ca/served/default-20261203190000.crt'}
+    out = layout(https=True, internal_ca=internal)
+    assert '/etc/traefik/internal-ca/served:/etc/traefik/internal:ro,Z' in out['volumes']
+    assert out['dynamic']['tls'] == {'stores': {'default': {'defaultCertificate': {
+        'certFile': '/etc/traefik/internal/default-20261203190000.crt',
+        'keyFile': '/etc/traefik/internal/default-20261203190000.key'}}}}
+    assert out['dynamic']['http']['middlewares'] == out['middlewares']
+    not_yet = layout(https=True, internal_ca=dict(internal, cert=None))  # check mode before the first issue
+    assert 'tls' not in not_yet['dynamic'] and not_yet['volumes'] == out['volumes']
+    assert 'tls' not in layout()['dynamic'] and layout(internal_ca={'names': [], 'dir': '/x'})['volumes'] == []
+
+
+@pytest.mark.parametrize('internal, https, message', [
+    ({'names': ['*.home.arpa'], 'dir': '/etc/traefik/internal-ca'}, False, 'set traefik_https: true'),
+    ({'names': ['*.home.arpa'], 'dir': 'relative'}, True, 'traefik_internal_ca_dir: must be an absolute path'),
+    ({'names': ['*.home.arpa'], 'dir': '/a:b'}, True, 'traefik_internal_ca_dir'),
+    ({'names': 'home.arpa', 'dir': '/x'}, True, 'traefik_internal_ca_names: must be a list')])
+def test_internal_ca_settings_are_checked_naming_the_variable(internal, https, message):
+    with pytest.raises(st.StaticConfigError, match=message):
+        layout(https=https, internal_ca=internal)
