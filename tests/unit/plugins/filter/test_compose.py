@@ -31,6 +31,11 @@ UPSTREAM = {
     'paperless': 'paperless/docker-compose.yml',
     'authelia': 'authelia-lite/compose.yml',
     'n8n': 'n8n/docker-compose.yml',
+    'authentik': 'authentik/compose.yml',
+    'gitea': 'gitea/docker-compose.yml',
+    'netbox': 'netbox-docker/docker-compose.yml',
+    'home-assistant': 'home-assistant/compose.yml',
+    'vaultwarden': 'vaultwarden/compose.yaml',
 }
 
 
