@@ -163,7 +163,10 @@ def _anchored_pattern(validator, pattern, instance, schema):
     """JSON Schema's pattern keyword with a final $ read as the end of the text: Python's $ also matches before a
     trailing newline, so 'web\\n' would pass ^[a-z]+$ and reach a unit name."""
     if validator.is_type(instance, 'string') and not re.search(_END_ANCHOR_RE.sub(r'\\Z', pattern), instance):
-        yield _require_jsonschema().ValidationError('%r does not match %r' % (instance, pattern))
+        # a schema may say what the pattern means (x-pattern-reason) instead of printing a long expression
+        reason = schema.get('x-pattern-reason')
+        yield _require_jsonschema().ValidationError('%r is not %s' % (instance, reason) if reason
+                                                    else '%r does not match %r' % (instance, pattern))
 
 
 def schema_problems(data, schema):

@@ -953,6 +953,9 @@ def _image(conv, svc, key, out):
     if not isinstance(image, str) or not image.strip():
         conv.fail(key + '.image', 'image is empty')
     out['image'] = qualify_image(image.strip())
+    problem = _render.image_reference_problem(out['image'])
+    if problem:  # a placeholder of the docs (gitea/gitea:@version@) would fail only at the pull
+        conv.fail(key + '.image', problem + ': set the image the service should run')
     status = 'mapped' if out['image'] == image else 'approximated'
     conv.note(key + '.image', status, out['image'] if status == 'mapped' else
               '%s (the short name qualified with Docker Hub, which compose assumes and podman does not)' % out['image'])

@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import re
 import shlex
 from collections import OrderedDict
@@ -94,6 +95,24 @@ SERVICE_KEYS = ('auth_file', 'environment', 'env_files', 'publish', 'command', '
 SERVICE_RENAMED = (('labels', 'container_labels'),)
 SCOPES = ('system', 'user')
 _NEEDS_QUOTES = re.compile(r'[\s"\'\\]')
+
+
+CONTAINER_SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                'schemas', 'container.schema.json')
+_IMAGE_RULE = {}
+
+
+def image_reference_problem(image):
+    """Why image is not an image reference, or None: the one rule of schemas/container.schema.json ($defs/image),
+    for what the schemas do not check themselves (a compose file's image)."""
+    if 'rule' not in _IMAGE_RULE:
+        with open(CONTAINER_SCHEMA) as handle:
+            rule = json.load(handle)['$defs']['image']
+        _IMAGE_RULE['rule'] = (re.compile(rule['pattern'][:-1] + r'\Z'), rule['x-pattern-reason'])
+    pattern, reason = _IMAGE_RULE['rule']
+    if not isinstance(image, str) or not pattern.match(image):
+        return '%r is not %s' % (image, reason)
+    return None
 
 
 class RenderError(AnsibleFilterError):

@@ -39,14 +39,21 @@ UPSTREAM = {
 }
 
 
+# Placeholders upstream docs leave for the reader to fill in (the image tag), and what the tests fill in.
+DOCS_PLACEHOLDERS = {'gitea': ('@version@', '1.24')}
+
+
 def fixture(name):
     return os.path.join(FIXTURES, UPSTREAM.get(name, name))
 
 
-def from_fixture(name, **options):
+def from_fixture(name, filled=True, **options):
     path = fixture(name)
     with open(path) as handle:
-        return compose_to_stack(handle.read(), compose_file=path, **dict({'env': {}}, **options))
+        text = handle.read()
+    if filled and name in DOCS_PLACEHOLDERS:
+        text = text.replace(*DOCS_PLACEHOLDERS[name])
+    return compose_to_stack(text, compose_file=path, **dict({'env': {}}, **options))
 
 
 def doc(services, **top):
@@ -96,6 +103,19 @@ def test_every_compose_key_of_an_upstream_file_is_in_the_report(name):
         for field in svc:
             prefix = 'services.%s.%s' % (svc_name, field)
             assert any(k == prefix or k.startswith((prefix + '.', prefix + '[')) for k in keys), prefix
+
+
+def test_a_placeholder_left_in_an_image_is_refused_at_the_import_naming_the_key():
+    with pytest.raises(AnsibleFilterError, match=r"services\.server\.image: 'docker\.io/gitea/gitea:@version@' is not an "
+                                                 r"image reference"):
+        from_fixture('gitea', filled=False)
+    assert service(from_fixture('gitea'), 'server')['image'] == 'docker.io/gitea/gitea:1.24'
+
+
+@pytest.mark.parametrize('image', ['gitea/gitea:@version@', 'Web:1', 'web:{{ tag }}', 'a b', 'web:', 'x@sha256:12'])
+def test_a_stack_or_pattern_image_that_is_no_image_reference_is_refused_by_the_schema(image):
+    with pytest.raises(AnsibleFilterError, match=r'services\.web\.image: .* is not an image reference'):
+        stacks.stack_load({'schema_version': 1, 'name': 'img', 'services': {'web': {'image': image}}})
 
 
 def test_immich_shares_one_secret_and_mounts_its_library_from_the_bind_root():
@@ -246,10 +266,13 @@ def test_interpolation_errors_name_the_file_and_key(text, reason):
 
 
 def test_unset_variables_are_reported_and_keys_are_not_interpolated():
-    result = run({'web': {'image': 'x/y:${TAG}', 'environment': {'$KEEP': 'v'}}})
-    assert service(result)['image'] == 'docker.io/x/y:'
+    result = run({'web': {'image': 'x/y:1${TAG}', 'environment': {'$KEEP': 'v'}}})
+    assert service(result)['image'] == 'docker.io/x/y:1'
     assert entry(result, 'interpolation.TAG')['status'] == 'approximated'
     assert entry(result, 'services.web.environment.$KEEP')['status'] == 'unsupported'
+    # an unset tag leaves no image reference: refused at the import, naming the key, not at the pull
+    with pytest.raises(ComposeError, match=r"services\.web\.image: 'docker\.io/x/y:' is not an image reference"):
+        run({'web': {'image': 'x/y:${TAG}'}})
 
 
 def test_the_default_env_file_beside_the_compose_file_and_an_explicit_one(tmp_path):
