@@ -6,7 +6,8 @@ routed hl-web gets tls: {resolver: pebble}. Pebble validates the HTTP-01 challen
 80, so a certificate only exists when Traefik answered it. Then: the page over HTTPS, verified against Pebble's
 issuing root (from its management API); the HTTP URL redirects permanently; acme.json is 0600; and, Pebble's
 certificates being short (20 minutes), Traefik renews it without a restart. A public route without a tls key of
-its own gets a certificate from the default resolver; one with tls: false stays on plain HTTP.
+its own gets a certificate from the default resolver; one with tls: false stays on plain HTTP. The TLS-ALPN-01
+challenge is validated for real too (port 443 only).
 """
 import os
 import random
@@ -145,3 +146,25 @@ def check_public_by_default(inventory, suffix):
     assert 'public-by-default' in answer.stdout, 'tls: false is served over plain HTTP: %r' % answer.stdout
     rc, events, out = run_role(inventory, public_stack(suffix))
     assert rc == 0 and events == [], 'a re-run changes nothing (no event): %s' % out[-3000:]
+
+
+def test_the_tls_alpn_challenge_gets_a_certificate_without_port_80(run_playbook):
+    """TLS-ALPN-01, validated for real: Pebble connects to the node's port 443 (Traefik) only; no HTTP-01 request
+    reaches port 80 for the host, and the certificate Traefik serves is Pebble's."""
+    suffix = ''.join(random.choices(string.ascii_lowercase, k=6))
+    name, host = 'alpn-%s' % suffix, 'alpn-%s.hl.test' % suffix
+    try:
+        res = run_playbook(PLAYBOOK, extra_vars={'https_service': name, 'https_hostname': host, 'https_challenge': 'tls-alpn'})
+        assert res.rc == 0, '\n'.join(res.failures())
+        static = node('cat', '/etc/traefik/traefik.yml').stdout
+        assert 'tlsChallenge' in static and 'httpChallenge' not in static, static
+        node('curl', '-sS', '-o', ROOT_PEM, '--cacert', '/etc/pebble/ca.pem', 'https://127.0.0.1:15000/roots/0')
+        page = wait(lambda: https_get(host).returncode == 0 and https_get(host), 90)
+        assert page and 'served-over-https' in page.stdout, page and (page.stdout, page.stderr)
+        assert served_certificate(host).get('issuer', '').startswith('CN=Pebble Intermediate CA')
+        log = node('journalctl', '-u', 'pebble', '--no-pager', '-o', 'cat').stdout
+        assert 'Value:"%s"' % host in log, 'Pebble validated the host'
+        assert 'validate w/ HTTP: http://%s' % host not in log, 'not over HTTP-01'
+    finally:
+        cleanup = run_playbook(CLEANUP, extra_vars={'https_service': name})
+        assert cleanup.rc == 0, '\n'.join(cleanup.failures())
