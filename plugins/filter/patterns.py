@@ -32,7 +32,7 @@ from ansible_collections.homelab.deploy.plugins.plugin_utils._yaml import bounde
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PATTERNS_DIR = os.path.join(COLLECTION_ROOT, 'patterns')
 SCHEMA_PATH = os.path.join(PATTERNS_DIR, 'schema', 'pattern.schema.json')
-CONTAINER_SCHEMA_PATH = os.path.join(COLLECTION_ROOT, 'schemas', 'container.schema.json')
+CONTAINER_SCHEMA_PATH = _render.CONTAINER_SCHEMA  # one path for the shared container keys
 
 PROXY_NETWORK = 'proxy'
 PLACEHOLDER_RE = re.compile(r'\{([a-z][a-z0-9_]*)\}')

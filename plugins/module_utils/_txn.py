@@ -371,31 +371,17 @@ NOTIFY_HEALTHY_RE = re.compile(r'(?mi)^[ \t]*Notify[ \t]*=[ \t]*healthy[ \t]*\n?
 PULL_POLICIES = ('never', 'missing', 'newer', 'always')  # weakest first: an image two units name gets the strongest
 
 
-def pull_policy(spec):
-    """(policy, image) a present .container unit asks for: its pull option, else its Pull= (podman's default
-    missing); (None, None) for other units, .image/.build references and localhost/ images (nothing to pull from)."""
+def pull_spec(spec):
+    """How a present .container unit's image is pulled, read from one parse of the content as given:
+    ((policy, image), auth file). The policy is its pull option, else its Pull= (podman's default missing);
+    (None, None) for other units, .image/.build references and localhost/ images (nothing to pull from). The auth
+    file is the --authfile of its PodmanArgs= (Quadlet 5.4 has no AuthFile= for containers), or None."""
     if spec['type'] != 'container' or spec['state'] != 'present' or not spec['content']:
-        return None, None
+        return (None, None), None
     try:
         unit = parse_unit(spec['content'], spec['file'])
     except UnitFileError:
-        return None, None
-    image = (unit.get('Container', 'Image') or '').strip()
-    if not image or image.endswith(('.image', '.build')) or image.startswith('localhost/'):
-        return None, None
-    policy = (spec.get('pull') or unit.get('Container', 'Pull') or 'missing').strip().lower()
-    return (policy if policy in PULL_POLICIES else 'missing'), image
-
-
-def auth_file(spec):
-    """The registry credentials a present .container unit's image is pulled with (--authfile in its PodmanArgs=;
-    Quadlet 5.4 has no AuthFile= for containers), or None."""
-    if spec['type'] != 'container' or spec['state'] != 'present' or not spec['content']:
-        return None
-    try:
-        unit = parse_unit(spec['content'], spec['file'])
-    except UnitFileError:
-        return None
+        return (None, None), None
     words = unit.lookup_words('Container', 'PodmanArgs')
     found = None
     for index, word in enumerate(words):
@@ -403,7 +389,12 @@ def auth_file(spec):
             found = word.split('=', 1)[1]
         elif word == '--authfile' and index + 1 < len(words):
             found = words[index + 1]
-    return unescape_path(found) if found else None
+    auth = unescape_path(found) if found else None
+    image = (unit.get('Container', 'Image') or '').strip()
+    if not image or image.endswith(('.image', '.build')) or image.startswith('localhost/'):
+        return (None, None), auth
+    policy = (spec.get('pull') or unit.get('Container', 'Pull') or 'missing').strip().lower()
+    return ((policy if policy in PULL_POLICIES else 'missing'), image), auth
 
 
 def waits_on_image_healthcheck(unit, unit_type):
@@ -1169,8 +1160,7 @@ class Planner(object):
         self.host.images(image for spec in specs if spec['type'] == 'container' and spec['content']
                          for image in IMAGE_LINE_RE.findall(spec['content']))
         for spec in specs:
-            spec['pull_policy'] = pull_policy(spec)  # (policy, image), read once from the content as given
-            spec['auth_file'] = auth_file(spec)
+            spec['pull_policy'], spec['auth_file'] = pull_spec(spec)  # read once from the content as given
         self.check_auth_files(specs)
         self.pull_images(specs)
         for spec in specs:
@@ -1212,7 +1202,7 @@ class Planner(object):
                 current = wanted.get(image, 'never')
                 wanted[image] = max(policy, current, key=PULL_POLICIES.index)
                 users.setdefault(image, []).append(spec['file'])
-                if spec.get('auth_file') and not auths.get(image):
+                if spec['auth_file'] and not auths.get(image):
                     auths[image] = spec['auth_file']
         todo = dict((image, policy) for image, policy in sorted(wanted.items())
                     if policy != 'missing' or self.host.image(image) is None)

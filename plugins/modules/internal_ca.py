@@ -186,14 +186,18 @@ class Ca(object):
         found = sorted(name for name in os.listdir(self.served) if SERVED_RE.match(name)) if os.path.isdir(self.served) else []
         return os.path.join(self.served, found[-1]) if found else None
 
-    def why_issue(self, cert, sans, ca_new):
+    def sans(self, cert):
+        """The subjectAltName entries of a certificate ([] for none)."""
+        return parse_sans(self.openssl('x509', '-noout', '-ext', 'subjectAltName', '-in', cert)[1]) if cert else []
+
+    def why_issue(self, cert, current_sans, sans, ca_new):
         if ca_new:
             return 'the CA was made'
         if cert is None:
             return 'there was none'
         if not os.path.exists(cert[:-4] + '.key'):
             return 'its key is missing'
-        if parse_sans(self.openssl('x509', '-noout', '-ext', 'subjectAltName', '-in', cert)[1]) != sans:
+        if current_sans != sans:
             return 'the names changed'
         if not self.valid(cert):
             return 'it expires within %d days' % self.module.params['renew_days']
@@ -265,9 +269,8 @@ def main():
     ca = Ca(module)
     ca_new = not (os.path.exists(ca.ca_key) and ca.valid(ca.ca_cert))
     cert = ca.current()
-    before = {'names': parse_sans(ca.openssl('x509', '-noout', '-ext', 'subjectAltName', '-in', cert)[1]) if cert else [],
-              'not_after': ca.not_after(cert)}
-    why = ca.why_issue(cert, sans, ca_new)
+    before = {'names': ca.sans(cert), 'not_after': ca.not_after(cert)}
+    why = ca.why_issue(cert, before['names'], sans, ca_new)
     if why and not module.check_mode:
         if ca_new:
             ca.make_ca()

@@ -25,12 +25,10 @@ DEFAULT_ROOTS = ('/srv', '/mnt', '/media', '/data')
 DEFAULT_READONLY = ('/etc/localtime', '/etc/timezone')
 SYSTEM_PATHS = ('/etc', '/usr', '/boot', '/proc', '/sys')
 # shipped configuration files of stacks (stack_config_dir) and of pattern services, for both scopes
-CONFIG_DIR = '/etc/homelab-deploy/stacks'
-SERVICE_CONFIG_DIR = '/etc/homelab-deploy/services'
-
-
 SYSTEM_BASE = '/etc/homelab-deploy'
 USER_BASE = '.local/share/homelab-deploy'  # below the user's home
+CONFIG_DIR = SYSTEM_BASE + '/stacks'
+SERVICE_CONFIG_DIR = SYSTEM_BASE + '/services'
 
 
 def deploy_dirs(scope='system', home=None):
